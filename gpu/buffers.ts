@@ -9,14 +9,28 @@ export interface BufferRecord {
 
 export class BufferRegistry {
   readonly #live = new Map<GPUBuffer, BufferRecord>();
+  readonly #serial = new Map<GPUBuffer, number>(); // creation order, for since()
+  #next = 0;
 
   track(buffer: GPUBuffer, record: BufferRecord): GPUBuffer {
     this.#live.set(buffer, record);
+    this.#serial.set(buffer, this.#next++);
     return buffer;
+  }
+
+  /** A mark for since(): everything tracked after this call. */
+  mark(): number {
+    return this.#next;
+  }
+
+  /** The live buffers tracked since `mark`, e.g. the uniforms a dispatch plan made, to release with it. */
+  since(mark: number): GPUBuffer[] {
+    return [...this.#serial].filter(([, n]) => n >= mark).map(([b]) => b);
   }
 
   /** Destroys one buffer and forgets it. */
   release(buffer: GPUBuffer): void {
+    this.#serial.delete(buffer);
     if (this.#live.delete(buffer)) buffer.destroy();
   }
 
@@ -58,5 +72,6 @@ export class BufferRegistry {
   disposeAll(): void {
     for (const buffer of this.#live.keys()) buffer.destroy();
     this.#live.clear();
+    this.#serial.clear();
   }
 }

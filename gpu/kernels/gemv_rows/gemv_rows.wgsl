@@ -1,0 +1,42 @@
+// GEMV, one output row per invocation: y = W · x with no workgroup memory and no barriers.
+//   W: [rows, cols] f32, row-major      x: [cols] f32      y: [rows] f32
+// Each invocation walks its row's columns alone and writes one output. When the rows are short (cols of a
+// few hundred, as in the small models this lab runs), this beats a workgroup-per-row reduction: there is no
+// synchronisation at all, which matters most on software adapters (SwiftShader runs barriers as context
+// switches) and for launch-bound decode on real GPUs. Long rows go to the `gemv` kernel instead.
+
+struct GemvRowsParams {
+  rows: u32,
+  cols: u32,
+}
+
+// Rows per workgroup (one per invocation).
+override WorkgroupSize: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> params: GemvRowsParams;
+@group(0) @binding(1) var<storage, read> w: array<f32>;        // [rows, cols]
+@group(0) @binding(2) var<storage, read> x: array<f32>;        // [cols]
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;  // [rows]
+
+@compute @workgroup_size(WorkgroupSize)
+fn main(@builtin(global_invocation_id) gid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  // The grid may be spread over x and y when there are many rows (see grid1d in dispatch.ts).
+  let row = gid.x + gid.y * nwg.x * WorkgroupSize;
+  if (row >= params.rows) {
+    return;
+  }
+  let base = row * params.cols;
+  // Four independent partial sums let the multiply-adds overlap instead of waiting on one another.
+  var acc = vec4f(0.0);
+  let cols4 = params.cols & ~3u;
+  for (var c = 0u; c < cols4; c += 4u) {
+    acc += vec4f(w[base + c], w[base + c + 1u], w[base + c + 2u], w[base + c + 3u]) *
+           vec4f(x[c], x[c + 1u], x[c + 2u], x[c + 3u]);
+  }
+  var sum = (acc.x + acc.y) + (acc.z + acc.w);
+  for (var c = cols4; c < params.cols; c += 1u) {  // the last cols % 4 columns
+    sum += w[base + c] * x[c];
+  }
+  y[row] = sum;
+}
