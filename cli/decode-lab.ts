@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// decode-lab: the engine headless on Dawn. Commands: gpu-info, generate. stdout carries only the command's
+// result; diagnostics go to stderr. Node-only entry; bundled by scripts/bundle.mjs.
+
+import { ensureVulkanEnv } from './vulkan-env.ts';
+import { UsageError } from './args.ts';
+import { gpuInfo } from './gpu-info.ts';
+import { generate } from './generate.ts';
+import { benchCache } from './bench/cache.ts';
+
+const USAGE = `usage: decode-lab <command> [options]
+
+commands:
+  gpu-info [--json]                 adapter info, features and limits of the WebGPU device (Dawn)
+  generate --prompt "<text>" [--model <dir|file.bin|url|hf-repo>] [--tokenizer <file>]
+           [--steps N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
+           [--no-kv-cache] [--json] [--trace <file.json>]
+  bench cache [--model M] [--steps N] [--runs R] [--json]
+                                    decode time per token with and without the KV cache
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'gpu-info':
+      return gpuInfo(rest);
+    case 'generate':
+      return generate(rest);
+    case 'bench': {
+      const [what, ...args] = rest;
+      if (what === 'cache') return benchCache(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache)`);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+ensureVulkanEnv();
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error & { code?: string }) => {
+    if (err instanceof UsageError) process.stderr.write(`decode-lab: ${err.message}\n\n${USAGE}`);
+    else process.stderr.write(`decode-lab: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);

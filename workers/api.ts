@@ -1,0 +1,87 @@
+// EngineApi: the one typed interface between the UI and the engine. Implemented in-thread by `Engine`
+// (tests, CLI) and exposed from the Worker through comlink (the UI). Plain-data arguments and results only.
+// Imports nothing but types.
+
+import type { GpuCapabilities } from '../gpu/device.ts';
+import type { TraceSink } from './engine/trace.ts';
+
+/** Why WebGPU cannot run here, when it cannot. */
+export type WebGpuMissing = 'no-webgpu' | 'insecure-context' | 'no-adapter' | 'device-failed';
+
+export type CapabilityReport =
+  | { ok: true; capabilities: GpuCapabilities; profiler: 'timestamp' | 'cpu' }
+  | { ok: false; code: WebGpuMissing; message: string };
+
+/** The GEMV smoke test: a random W·x on the GPU, checked against the CPU reference. */
+export interface GemvCheck {
+  rows: number;
+  cols: number;
+  seed: number;
+  maxRelError: number;
+  passed: boolean; // maxRelError ≤ 1e-4
+  gpuMs: number;
+  first: number[]; // the first few outputs, for display
+}
+
+/** Where a model comes from. */
+export type ModelSource =
+  | { kind: 'bundled'; id: string } // a model shipped with the app under /models/<id>/
+  | { kind: 'url'; url: string } // a folder URL (config.json, model.safetensors, tokenizer.json) or a .bin
+  | { kind: 'hf'; repo: string; revision?: string } // a Hugging Face repo id
+  | { kind: 'files'; files: { name: string; data: ArrayBuffer | Blob }[] }; // local files (picker or drop): File objects are read in the Worker
+
+export interface ModelInfo {
+  name: string;
+  parameters: number;
+  weightBytes: number;
+  config: import('./model/config.ts').ModelConfig;
+}
+
+export interface GenerateParams {
+  /** Positions including the prompt's tokens and BOS, as llama2.c's `steps`. */
+  steps: number;
+  temperature: number; // 0 = greedy
+  topK: number; // 0 = off
+  topP: number; // 1 = off
+  seed: number;
+  kvCache: boolean; // false: recompute the whole prefix every token
+}
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  ttftMs: number;
+  prefillTokensPerSec: number;
+  decodeTokensPerSec: number;
+  dispatchesPerToken: number;
+  submitsPerToken: number;
+  msPerToken: number[]; // decode time of each generated token, in order
+}
+
+export interface GenerationResult {
+  tokenIds: number[]; // prompt tokens (with BOS) then generated tokens
+  promptTokenCount: number;
+  text: string; // the generated text only
+  stopReason: 'eos' | 'max-tokens' | 'stopped';
+  stats: GenerationStats;
+}
+
+export interface EngineApi {
+  capabilities(): Promise<CapabilityReport>;
+  runGemvCheck(rows: number, cols: number, seed: number): Promise<GemvCheck>;
+  /** Receives trace events in batches; with comlink, pass Comlink.proxy(sink). */
+  subscribe(sink: TraceSink): Promise<void>;
+  load(source: ModelSource): Promise<ModelInfo>;
+  cancelLoad(): Promise<void>;
+  /** Prepares a run (tokenize, reset the KV cache) without running any iteration. */
+  start(prompt: string, params: GenerateParams): Promise<void>;
+  /** Runs exactly one iteration; false when the run has finished. */
+  step(): Promise<boolean>;
+  /** Runs iterations until the run ends or stop() is called. */
+  run(): Promise<GenerationResult>;
+  /** start() then run(). */
+  generate(prompt: string, params: GenerateParams): Promise<GenerationResult>;
+  /** Ends the current run within one iteration. */
+  stop(): Promise<void>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,126 @@
+// One generation run over one sequence: prefill the prompt in one pass, then one decode token per
+// iteration, with or without the KV cache. `step()` runs exactly one iteration. Emits the run's trace
+// events. Knows nothing of comlink or the DOM.
+
+import type { GenerateParams, GenerationResult, GenerationStats } from '../api.ts';
+import type { LlamaModel } from '../model/llama.ts';
+import { Rng } from '../sampling/rng.ts';
+import { sample } from '../sampling/sampler.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { TraceBus } from './trace-bus.ts';
+
+export class Generation {
+  readonly tokens: number[]; // every position's token so far: BOS, prompt, generated
+  readonly promptTokenCount: number;
+  readonly #steps: number;
+  readonly #rng: Rng;
+  #iteration = 0;
+  #text = '';
+  #stopReason: GenerationResult['stopReason'] | null = null;
+  #stopRequested = false;
+  // Stats
+  #startMs = 0;
+  #ttftMs = 0;
+  #prefillMs = 0;
+  #decodeMs = 0;
+  #decodeDispatches = 0;
+  #decodeSubmits = 0;
+  readonly #msPerToken: number[] = [];
+
+  constructor(
+    readonly model: LlamaModel,
+    readonly tokenizer: Tokenizer,
+    promptTokens: number[],
+    readonly params: GenerateParams,
+    readonly bus: TraceBus,
+    readonly seq = 0,
+  ) {
+    if (promptTokens.length === 0) throw new Error('generate: the prompt encodes to no tokens');
+    this.tokens = [...promptTokens];
+    this.promptTokenCount = promptTokens.length;
+    // As llama2.c: `steps` counts positions, prompt and BOS included, capped by the context.
+    this.#steps = Math.min(params.steps, model.maxSeqLen);
+    if (this.promptTokenCount > this.#steps) {
+      throw new Error(`generate: the prompt is ${this.promptTokenCount} tokens, more than steps (${this.#steps})`);
+    }
+    this.#rng = new Rng(params.seed);
+    bus.emit({ kind: 'seq.state', seq, state: 'waiting' });
+  }
+
+  get finished(): boolean {
+    return this.#stopReason !== null;
+  }
+
+  /** Ends the run before the next iteration. */
+  requestStop(): void {
+    this.#stopRequested = true;
+  }
+
+  /** Runs one iteration (the prefill, or one decode token). Returns false once the run has finished. */
+  async step(): Promise<boolean> {
+    if (this.finished) return false;
+    if (this.#stopRequested) return this.#finish('stopped');
+    const iteration = this.#iteration++;
+    const prefill = iteration === 0;
+    const pos = this.tokens.length - 1; // position of the last known token: its logits give the next one
+    if (prefill) {
+      this.#startMs = performance.now();
+      this.bus.emit({ kind: 'seq.state', seq: this.seq, state: 'running' });
+    }
+    // With the cache a decode pass runs one token; without it, the whole prefix again from position 0.
+    const input = prefill || !this.params.kvCache ? this.tokens : this.tokens.slice(-1);
+    const pos0 = prefill || !this.params.kvCache ? 0 : pos;
+    this.bus.emit({ kind: 'iteration.begin', iteration, phase: prefill ? 'prefill' : 'decode', nTokens: input.length, pos0 });
+    const d0 = this.model.dispatches;
+    const s0 = this.model.submits;
+    const t0 = performance.now();
+    const logits = await this.model.forward(input, pos0);
+    const { token, prob } = sample(logits, this.params, this.#rng);
+    const ms = performance.now() - t0;
+    const dispatches = this.model.dispatches - d0;
+    const submits = this.model.submits - s0;
+    if (prefill) {
+      this.#prefillMs = ms;
+      this.#ttftMs = performance.now() - this.#startMs;
+    } else {
+      this.#decodeMs += ms;
+      this.#decodeDispatches += dispatches;
+      this.#decodeSubmits += submits;
+      this.#msPerToken.push(ms);
+    }
+    this.bus.emit({ kind: 'iteration.end', iteration, ms, dispatches, submits });
+
+    // llama2.c stops when the model emits BOS; a Hugging Face model ends with EOS.
+    if (token === this.tokenizer.eosId || token === this.tokenizer.bosId) return this.#finish('eos');
+    const piece = this.tokenizer.decodeToken(this.tokens[this.tokens.length - 1]!, token);
+    this.tokens.push(token);
+    this.#text += piece;
+    this.bus.emit({ kind: 'token', seq: this.seq, position: this.tokens.length - 1, tokenId: token, text: piece, prob });
+    // The forward pass just run was at position `pos`; llama2.c runs positions 0 … steps − 1.
+    if (pos + 1 >= this.#steps) return this.#finish('max-tokens');
+    return true;
+  }
+
+  #finish(reason: GenerationResult['stopReason']): false {
+    this.#stopReason = reason;
+    this.bus.emit({ kind: 'seq.state', seq: this.seq, state: 'finished', reason: reason === 'max-tokens' ? 'max-tokens' : reason });
+    this.bus.flush();
+    return false;
+  }
+
+  result(): GenerationResult {
+    const generated = this.tokens.length - this.promptTokenCount;
+    const decoded = this.#msPerToken.length;
+    const stats: GenerationStats = {
+      promptTokens: this.promptTokenCount,
+      generatedTokens: generated,
+      ttftMs: this.#ttftMs,
+      prefillTokensPerSec: this.#prefillMs > 0 ? (this.promptTokenCount / this.#prefillMs) * 1000 : 0,
+      decodeTokensPerSec: this.#decodeMs > 0 ? (decoded / this.#decodeMs) * 1000 : 0,
+      dispatchesPerToken: decoded ? this.#decodeDispatches / decoded : 0,
+      submitsPerToken: decoded ? this.#decodeSubmits / decoded : 0,
+      msPerToken: [...this.#msPerToken],
+    };
+    return { tokenIds: [...this.tokens], promptTokenCount: this.promptTokenCount, text: this.#text, stopReason: this.#stopReason ?? 'stopped', stats };
+  }
+}

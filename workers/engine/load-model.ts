@@ -1,0 +1,92 @@
+// Loading a model from any source: fetch its files (worker-side, with progress and cache), recognise the
+// format (Hugging Face folder or llama2.c checkpoint), validate everything on the CPU, and only then release
+// the previous model and upload the new one. A bad file therefore loses nothing the user had.
+
+import type { GpuContext } from '../../gpu/device.ts';
+import type { ModelInfo, ModelSource } from '../api.ts';
+import { LoadError } from '../loaders/errors.ts';
+import { loadHfModel, loadLlama2c } from '../loaders/load-weights.ts';
+import type { ModelCache } from '../loaders/model-cache.ts';
+import { fetchModelFiles } from '../loaders/sources.ts';
+import type { ModelWeights } from '../model/config.ts';
+import { parameterCount } from '../model/gpu-weights.ts';
+import { LlamaModel } from '../model/llama.ts';
+import { loadHfTokenizer } from '../tokenizer/hf.ts';
+import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { LoadProgressEvent } from './trace.ts';
+
+export interface LoadOptions {
+  /** Base URL that bundled models live under (`<baseUrl>/models/<id>/`); defaults to the page's location. */
+  baseUrl?: string;
+  /** Hugging Face host, overridable for tests. */
+  hfBaseUrl?: string;
+  cache?: ModelCache;
+  signal?: AbortSignal;
+  onProgress?: (e: LoadProgressEvent) => void;
+  onNotice?: (message: string) => void;
+  /** Called after validation, before upload: the engine releases the previous model here. */
+  replacing?: () => void;
+  /** Cap on the KV cache's context (defaults to the model's). */
+  maxSeqLen?: number;
+}
+
+export interface LoadedModel {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  info: ModelInfo;
+  ms: number;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function parseJsonFile(files: Map<string, Uint8Array>, name: string): unknown {
+  const bytes = files.get(name);
+  if (!bytes) throw new LoadError('missing-file', name, `${name} is missing`);
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch (err) {
+    throw new LoadError('not-json', name, `not valid UTF-8 JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Recognises the files' format and parses weights and tokenizer on the CPU, validating everything. */
+export async function parseModelFiles(files: Map<string, Uint8Array>): Promise<{ weights: ModelWeights; tokenizer: Tokenizer; name: string }> {
+  if (files.has('config.json')) {
+    const weights = loadHfModel(files);
+    const tokenizer = await loadHfTokenizer(parseJsonFile(files, 'tokenizer.json'), files.has('tokenizer_config.json') ? parseJsonFile(files, 'tokenizer_config.json') : {});
+    return { weights, tokenizer, name: weights.config.source };
+  }
+  const bins = [...files.keys()].filter((n) => n.endsWith('.bin'));
+  const tokName = bins.find((n) => /tok/i.test(n));
+  const modelName = bins.find((n) => n !== tokName);
+  if (!modelName) throw new LoadError('missing-file', [...files.keys()].join(', ') || '(no files)', 'no model file: expected config.json + model.safetensors, or a llama2.c .bin checkpoint');
+  if (!tokName) throw new LoadError('missing-file', modelName, 'a llama2.c checkpoint needs its tokenizer .bin (a file with "tok" in its name, or --tokenizer)', 'tokenizer');
+  const weights = loadLlama2c(files.get(modelName)!, modelName);
+  const tokenizer = loadLlama2cTokenizer(files.get(tokName)!, weights.config.vocabSize, tokName);
+  return { weights, tokenizer, name: modelName.replace(/\.bin$/, '') };
+}
+
+export async function loadModel(ctx: GpuContext, source: ModelSource, options: LoadOptions): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const files = await fetchModelFiles(source, {
+    baseUrl: options.baseUrl ?? (globalThis as { location?: { href: string } }).location?.href ?? 'http://localhost/',
+    ...(options.hfBaseUrl ? { hfBaseUrl: options.hfBaseUrl } : {}),
+    ...(options.cache ? { cache: options.cache } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (e) => options.onProgress?.(e),
+    onNotice: (m) => options.onNotice?.(m),
+  });
+  const totalBytes = [...files.values()].reduce((s, b) => s + b.byteLength, 0);
+  options.onProgress?.({ kind: 'load.progress', file: 'model', loadedBytes: 0, totalBytes, phase: 'parse' });
+  const { weights, tokenizer, name } = await parseModelFiles(files);
+  options.onProgress?.({ kind: 'load.progress', file: 'model', loadedBytes: totalBytes, totalBytes, phase: 'parse' });
+  options.signal?.throwIfAborted();
+  options.replacing?.();
+  const model = await LlamaModel.create(ctx, weights, {
+    ...(options.maxSeqLen ? { maxSeqLen: options.maxSeqLen } : {}),
+    onUploadProgress: (p) => options.onProgress?.({ kind: 'load.progress', file: name, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, phase: 'upload' }),
+  });
+  const parameters = parameterCount(weights);
+  return { model, tokenizer, info: { name, parameters, weightBytes: parameters * 4, config: weights.config }, ms: performance.now() - t0 };
+}

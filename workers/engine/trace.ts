@@ -1,0 +1,92 @@
+// The trace: one typed stream of engine events, a discriminated union on `kind`, each kind with its own
+// payload. Plain JSON-serializable data: exported, replayed without a GPU, asserted on in tests.
+// Imports nothing but types.
+
+import type { GpuCapabilities } from '../../gpu/device.ts';
+
+export interface LoadProgressEvent {
+  kind: 'load.progress';
+  file: string;
+  loadedBytes: number;
+  totalBytes: number | null; // null when the server sent no length
+  phase: 'download' | 'cache' | 'parse' | 'upload';
+}
+
+export interface LoadDoneEvent {
+  kind: 'load.done';
+  model: string;
+  parameters: number;
+  weightBytes: number;
+  ms: number;
+}
+
+export interface IterationBeginEvent {
+  kind: 'iteration.begin';
+  iteration: number;
+  phase: 'prefill' | 'decode';
+  /** Tokens the forward pass runs over (prefill: the prompt; decode: 1, or the whole prefix without a KV cache). */
+  nTokens: number;
+  pos0: number;
+}
+
+export interface IterationEndEvent {
+  kind: 'iteration.end';
+  iteration: number;
+  ms: number; // wall time of the iteration, forward pass and sampling
+  dispatches: number;
+  submits: number;
+}
+
+export interface TokenEvent {
+  kind: 'token';
+  seq: number;
+  position: number;
+  tokenId: number;
+  text: string; // this token's piece of decoded text
+  /** Probability the sampler gave the chosen token after temperature/top-k/top-p (1 when greedy). */
+  prob: number;
+}
+
+export interface SeqStateEvent {
+  kind: 'seq.state';
+  seq: number;
+  state: 'waiting' | 'running' | 'preempted' | 'finished';
+  reason?: 'eos' | 'max-tokens' | 'stopped' | 'error';
+}
+
+export interface KernelTimingEvent {
+  kind: 'kernel.timing';
+  name: string;
+  us: number;
+  source: 'timestamp' | 'cpu';
+}
+
+export interface DeviceLostEvent {
+  kind: 'device.lost';
+  reason: string;
+  message: string;
+}
+
+export interface ErrorEvent {
+  kind: 'error';
+  code: string;
+  message: string;
+}
+
+export type TraceEvent =
+  | LoadProgressEvent
+  | LoadDoneEvent
+  | IterationBeginEvent
+  | IterationEndEvent
+  | TokenEvent
+  | SeqStateEvent
+  | KernelTimingEvent
+  | DeviceLostEvent
+  | ErrorEvent;
+
+export type TraceKind = TraceEvent['kind'];
+
+/** Receives events in batches (the worker sends at most one batch per animation frame). */
+export type TraceSink = (events: TraceEvent[]) => void;
+
+export type { GpuCapabilities };

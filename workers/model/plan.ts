@@ -1,0 +1,91 @@
+// The forward pass as a list of prepared dispatches for a pass of T tokens: embedding, then per layer
+// RMSNorm → Q/K/V → RoPE → KV append → attention → wo → residual, RMSNorm → gate/up → SwiGLU → down →
+// residual, then the final norm and the logits of the last token. Built once per T and reused: everything
+// that changes between passes (token ids, positions) lives in buffers written before each submit.
+
+import type { GpuContext } from '../../gpu/device.ts';
+import type { Dispatch } from '../../gpu/dispatch.ts';
+import { createEmbedding } from '../../gpu/kernels/embedding/embedding.ts';
+import { createRmsNorm } from '../../gpu/kernels/rmsnorm/rmsnorm.ts';
+import { createMatmul } from '../../gpu/kernels/matmul/matmul.ts';
+import { createRope } from '../../gpu/kernels/rope/rope.ts';
+import { createKvAppend } from '../../gpu/kernels/kv_append/kv_append.ts';
+import { createAttention } from '../../gpu/kernels/attention/attention.ts';
+import { createSwiglu } from '../../gpu/kernels/swiglu/swiglu.ts';
+import { createAdd } from '../../gpu/kernels/add/add.ts';
+import type { ModelConfig } from './config.ts';
+import type { Activations, KvCache } from './activations.ts';
+import type { GpuWeights } from './gpu-weights.ts';
+
+export interface ForwardPlan {
+  nTokens: number;
+  dispatches: Dispatch[];
+  /** Uniform buffers the plan made; released with it. */
+  owned: GPUBuffer[];
+}
+
+export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvCache, T: number): ForwardPlan {
+  if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
+  const mark = ctx.buffers.mark();
+  const W = (name: string) => {
+    const b = w.get(name);
+    if (!b) throw new Error(`forward plan: weight ${name} is missing`);
+    return b;
+  };
+  const qDim = c.nHeads * c.headDim;
+  const kvDim = c.nKvHeads * c.headDim;
+  const d: Dispatch[] = [];
+  // Small workgroups: these models' rows are short, and every barrier in a reduction costs a synchronisation
+  // of the whole workgroup (expensive on software adapters, wasted lanes on hardware).
+  const normWorkgroup = 64;
+  const attentionBlock = 32;
+  const mm = (label: string, x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer, n: number, k: number, nTokens = T) =>
+    d.push(createMatmul(ctx, { label, x, w: weight, y, nTokens, n, k }));
+
+  d.push(createEmbedding(ctx, { label: 'Llama.embed', tokens: a.tokens, table: W('tok_embeddings'), out: a.x, nTokens: T, dim: c.dim, vocabSize: c.vocabSize }));
+  for (let l = 0; l < c.nLayers; l++) {
+    const L = `Llama.layers.${l}`;
+    // Attention sublayer: x += wo · attention(rope(wq·norm(x)), rope(wk·norm(x)), wv·norm(x))
+    d.push(createRmsNorm(ctx, { label: `${L}.attention_norm`, x: a.x, weight: W(`layers.${l}.attention_norm`), out: a.xb, nTokens: T, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
+    mm(`${L}.wq`, a.xb, W(`layers.${l}.wq`), a.q, qDim, c.dim);
+    mm(`${L}.wk`, a.xb, W(`layers.${l}.wk`), a.k, kvDim, c.dim);
+    mm(`${L}.wv`, a.xb, W(`layers.${l}.wv`), a.v, kvDim, c.dim);
+    const rope = { step: a.step, nTokens: T, headDim: c.headDim, theta: c.ropeTheta, style: c.ropeStyle };
+    d.push(createRope(ctx, { ...rope, label: `${L}.rope_q`, x: a.q, nHeads: c.nHeads }));
+    d.push(createRope(ctx, { ...rope, label: `${L}.rope_k`, x: a.k, nHeads: c.nKvHeads }));
+    const append = { step: a.step, nTokens: T, kvDim, maxSeqLen: kv.maxSeqLen };
+    d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_k`, src: a.k, cache: kv.k[l]! }));
+    d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_v`, src: a.v, cache: kv.v[l]! }));
+    d.push(
+      createAttention(ctx, {
+        label: `${L}.attention`,
+        step: a.step,
+        q: a.q,
+        kCache: kv.k[l]!,
+        vCache: kv.v[l]!,
+        out: a.att,
+        nTokens: T,
+        nHeads: c.nHeads,
+        nKvHeads: c.nKvHeads,
+        headDim: c.headDim,
+        maxSeqLen: kv.maxSeqLen,
+        blockSize: attentionBlock,
+      }),
+    );
+    mm(`${L}.wo`, a.att, W(`layers.${l}.wo`), a.xb2, c.dim, qDim);
+    d.push(createAdd(ctx, { label: `${L}.residual_attention`, x: a.x, y: a.xb2, n: T * c.dim }));
+    // Feed-forward sublayer: x += w2 · (SiLU(w1·norm(x)) ⊙ w3·norm(x))
+    d.push(createRmsNorm(ctx, { label: `${L}.ffn_norm`, x: a.x, weight: W(`layers.${l}.ffn_norm`), out: a.xb, nTokens: T, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
+    mm(`${L}.w1`, a.xb, W(`layers.${l}.w1`), a.gate, c.hiddenDim, c.dim);
+    mm(`${L}.w3`, a.xb, W(`layers.${l}.w3`), a.up, c.hiddenDim, c.dim);
+    d.push(createSwiglu(ctx, { label: `${L}.swiglu`, gate: a.gate, up: a.up, out: a.hidden, n: T * c.hiddenDim }));
+    mm(`${L}.w2`, a.hidden, W(`layers.${l}.w2`), a.xb2, c.dim, c.hiddenDim);
+    d.push(createAdd(ctx, { label: `${L}.residual_ffn`, x: a.x, y: a.xb2, n: T * c.dim }));
+  }
+  // Only the last token's logits are needed: gather its row (an embedding lookup with the residual stream
+  // as the table and T − 1 as the id), normalise it, and project it onto the vocabulary.
+  d.push(createEmbedding(ctx, { label: 'Llama.gather_last', tokens: a.lastIndex, table: a.x, out: a.xb2, nTokens: 1, dim: c.dim, vocabSize: T }));
+  d.push(createRmsNorm(ctx, { label: 'Llama.norm', x: a.xb2, weight: W('norm'), out: a.last, nTokens: 1, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
+  mm('Llama.output', a.last, W('output'), a.logits, c.vocabSize, c.dim, 1);
+  return { nTokens: T, dispatches: d, owned: ctx.buffers.since(mark) };
+}

@@ -1,0 +1,16 @@
+// Test helpers: paths to the real pretrained test model in ../shared and to the bundled default models.
+// Test-only; never shipped.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** ../shared/models beside the checkout (CI clones the repo with shared/ beside it). */
+export const SHARED_MODELS = path.resolve(process.cwd(), '..', 'shared', 'models');
+export const STORIES260K = path.join(SHARED_MODELS, 'stories260K', 'stories260K.bin');
+export const TOK512 = path.join(SHARED_MODELS, 'stories260K', 'tok512.bin');
+export const BUNDLED_MODELS = path.resolve(process.cwd(), 'public', 'models');
+
+export function readBytes(file: string): Uint8Array {
+  const b = readFileSync(file);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
