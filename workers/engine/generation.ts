@@ -6,7 +6,7 @@ import type { GenerateParams, GenerationResult, GenerationStats } from '../api.t
 import type { LlamaModel } from '../model/llama.ts';
 import { Rng } from '../sampling/rng.ts';
 import { sample } from '../sampling/sampler.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { Tokenizer, TokenStream } from '../tokenizer/tokenizer.ts';
 import type { TraceBus } from './trace-bus.ts';
 
 export class Generation {
@@ -14,6 +14,8 @@ export class Generation {
   readonly promptTokenCount: number;
   readonly #steps: number;
   readonly #rng: Rng;
+  /** Decodes generated text incrementally, so a character split over several tokens comes out whole. */
+  readonly #stream: TokenStream;
   #iteration = 0;
   #text = '';
   #stopReason: GenerationResult['stopReason'] | null = null;
@@ -44,6 +46,8 @@ export class Generation {
       throw new Error(`generate: the prompt is ${this.promptTokenCount} tokens, more than steps (${this.#steps})`);
     }
     this.#rng = new Rng(params.seed);
+    this.#stream = tokenizer.stream();
+    for (const id of promptTokens) this.#stream.push(id); // the prompt is context for the first piece
     bus.emit({ kind: 'seq.state', seq, state: 'waiting' });
   }
 
@@ -92,7 +96,7 @@ export class Generation {
 
     // llama2.c stops when the model emits BOS; a Hugging Face model ends with EOS.
     if (token === this.tokenizer.eosId || token === this.tokenizer.bosId) return this.#finish('eos');
-    const piece = this.tokenizer.decodeToken(this.tokens[this.tokens.length - 1]!, token);
+    const piece = this.#stream.push(token);
     this.tokens.push(token);
     this.#text += piece;
     this.bus.emit({ kind: 'token', seq: this.seq, position: this.tokens.length - 1, tokenId: token, text: piece, prob });
@@ -103,6 +107,7 @@ export class Generation {
 
   #finish(reason: GenerationResult['stopReason']): false {
     this.#stopReason = reason;
+    this.#text += this.#stream.flush(); // an unfinished character at the very end, if any
     this.bus.emit({ kind: 'seq.state', seq: this.seq, state: 'finished', reason: reason === 'max-tokens' ? 'max-tokens' : reason });
     this.bus.flush();
     return false;
