@@ -31,7 +31,7 @@ function readFolder(dir: string): ModelSource {
     .filter((name) => MODEL_FILE.test(name) && statSync(path.join(dir, name)).isFile())
     .map((name) => ({ name, data: toArrayBuffer(readFileSync(path.join(dir, name))) }));
   if (files.length === 0) throw new UsageError(`${dir}: no model files (.json, .safetensors, .bin) in this folder`);
-  return { kind: 'files', files };
+  return { kind: 'files', files, name: path.basename(path.resolve(dir)) };
 }
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
@@ -47,6 +47,7 @@ export function resolveModelSource(model: string | undefined, tokenizer: string 
     if (!existsSync(tokPath)) throw new UsageError(`${model}: a llama2.c checkpoint needs its tokenizer: pass --tokenizer <tokenizer.bin>`);
     return {
       kind: 'files',
+      name: path.basename(model).replace(/\.bin$/, ''),
       files: [
         // The loader tells the two .bin files apart by name: the tokenizer's has "tok" in it.
         { name: /tok/i.test(path.basename(model)) ? 'model.bin' : path.basename(model), data: toArrayBuffer(readFileSync(model)) },

@@ -28,7 +28,8 @@ export type ModelSource =
   | { kind: 'bundled'; id: string } // a model shipped with the app under /models/<id>/
   | { kind: 'url'; url: string } // a folder URL (config.json, model.safetensors, tokenizer.json) or a .bin
   | { kind: 'hf'; repo: string; revision?: string } // a Hugging Face repo id
-  | { kind: 'files'; files: { name: string; data: ArrayBuffer | Blob }[] }; // local files (picker or drop): File objects are read in the Worker
+  // Local files (picker or drop; File objects are read in the Worker); `name` labels the model (a folder name).
+  | { kind: 'files'; files: { name: string; data: ArrayBuffer | Blob }[]; name?: string };
 
 export interface ModelInfo {
   name: string;

@@ -50,12 +50,26 @@ function parseJsonFile(files: Map<string, Uint8Array>, name: string): unknown {
   }
 }
 
+/** What the UI and the CLI call the model: its bundled id, repo, URL's last segment or folder name. */
+export function modelDisplayName(source: ModelSource, fallback: string): string {
+  switch (source.kind) {
+    case 'bundled':
+      return source.id;
+    case 'hf':
+      return source.repo;
+    case 'url':
+      return decodeURIComponent(new URL(source.url).pathname.split('/').filter(Boolean).pop() ?? fallback).replace(/\.bin$/, '');
+    case 'files':
+      return source.name ?? fallback;
+  }
+}
+
 /** Recognises the files' format and parses weights and tokenizer on the CPU, validating everything. */
 export async function parseModelFiles(files: Map<string, Uint8Array>): Promise<{ weights: ModelWeights; tokenizer: Tokenizer; name: string }> {
   if (files.has('config.json')) {
     const weights = loadHfModel(files);
     const tokenizer = await loadHfTokenizer(parseJsonFile(files, 'tokenizer.json'), files.has('tokenizer_config.json') ? parseJsonFile(files, 'tokenizer_config.json') : {});
-    return { weights, tokenizer, name: weights.config.source };
+    return { weights, tokenizer, name: 'local model' };
   }
   const bins = [...files.keys()].filter((n) => n.endsWith('.bin'));
   const tokName = bins.find((n) => /tok/i.test(n));
@@ -79,7 +93,9 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, options: L
   });
   const totalBytes = [...files.values()].reduce((s, b) => s + b.byteLength, 0);
   options.onProgress?.({ kind: 'load.progress', file: 'model', loadedBytes: 0, totalBytes, phase: 'parse' });
-  const { weights, tokenizer, name } = await parseModelFiles(files);
+  const parsed = await parseModelFiles(files);
+  const { weights, tokenizer } = parsed;
+  const name = modelDisplayName(source, parsed.name);
   options.onProgress?.({ kind: 'load.progress', file: 'model', loadedBytes: totalBytes, totalBytes, phase: 'parse' });
   options.signal?.throwIfAborted();
   options.replacing?.();

@@ -18,7 +18,7 @@ describe('LlamaModel on stories260K', () => {
     const model = await LlamaModel.create(ctx, weights, { maxSeqLen: 64 });
     const ref = new LlamaRef(weights);
     const prompt = TOKENS.slice(0, 9);
-    let refLogits = new Float32Array();
+    let refLogits: Float32Array = new Float32Array();
     prompt.forEach((t, pos) => (refLogits = ref.forward(t, pos)));
     const gpuPrefill = await model.forward(prompt, 0);
     expect(relMaxError(gpuPrefill, refLogits)).toBeLessThan(1e-4);
