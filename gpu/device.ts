@@ -135,10 +135,20 @@ export class GpuContext {
    */
   allocateNow(spec: AllocateSpec): GPUBuffer {
     const size = Math.max(4, Math.ceil(spec.size / 4) * 4);
-    const buffer = this.device.createBuffer({ label: spec.label, size, usage: spec.usage, mappedAtCreation: spec.data !== undefined });
+    // Initial data goes through queue.writeBuffer when the buffer allows it: on hardware drivers a
+    // mappedAtCreation buffer costs a staging allocation each, which adds up over a plan's ~100 uniforms.
+    const viaQueue = spec.data !== undefined && (spec.usage & GPUBufferUsage.COPY_DST) !== 0;
+    const buffer = this.device.createBuffer({ label: spec.label, size, usage: spec.usage, mappedAtCreation: spec.data !== undefined && !viaQueue });
     if (spec.data) {
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(spec.data.buffer, spec.data.byteOffset, spec.data.byteLength));
-      buffer.unmap();
+      const bytes = new Uint8Array(spec.data.buffer, spec.data.byteOffset, spec.data.byteLength);
+      if (viaQueue) {
+        const padded = bytes.byteLength % 4 === 0 ? bytes : new Uint8Array(size).fill(0);
+        if (padded !== bytes) padded.set(bytes);
+        this.device.queue.writeBuffer(buffer, 0, padded);
+      } else {
+        new Uint8Array(buffer.getMappedRange()).set(bytes);
+        buffer.unmap();
+      }
     }
     return this.buffers.track(buffer, { label: spec.label, owner: spec.owner, size });
   }
