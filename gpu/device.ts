@@ -142,8 +142,8 @@ export class GpuContext {
     if (spec.data) {
       const bytes = new Uint8Array(spec.data.buffer, spec.data.byteOffset, spec.data.byteLength);
       if (viaQueue) {
-        const padded = bytes.byteLength % 4 === 0 ? bytes : new Uint8Array(size).fill(0);
-        if (padded !== bytes) padded.set(bytes);
+        const padded = new Uint8Array(size); // a fresh, 4-byte-multiple copy (writeBuffer needs both)
+        padded.set(bytes);
         this.device.queue.writeBuffer(buffer, 0, padded);
       } else {
         new Uint8Array(buffer.getMappedRange()).set(bytes);

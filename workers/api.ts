@@ -38,6 +38,14 @@ export interface ModelInfo {
   config: import('./model/config.ts').ModelConfig;
 }
 
+/** How the loaded model keeps its KV cache. */
+export interface KvOptions {
+  /** 'paged' (default): a pool of blocks handed out on demand; 'contiguous': maxSeqLen rows reserved up front. */
+  mode: 'paged' | 'contiguous';
+  /** Token slots per block (paged only), 1..128; default 16. */
+  blockSize?: number;
+}
+
 export interface GenerateParams {
   /** Positions including the prompt's tokens and BOS, as llama2.c's `steps`. */
   steps: number;
@@ -72,7 +80,7 @@ export interface EngineApi {
   runGemvCheck(rows: number, cols: number, seed: number): Promise<GemvCheck>;
   /** Receives trace events in batches; with comlink, pass Comlink.proxy(sink). */
   subscribe(sink: TraceSink): Promise<void>;
-  load(source: ModelSource): Promise<ModelInfo>;
+  load(source: ModelSource, kv?: KvOptions): Promise<ModelInfo>;
   cancelLoad(): Promise<void>;
   /** Prepares a run (tokenize, reset the KV cache) without running any iteration. */
   start(prompt: string, params: GenerateParams): Promise<void>;

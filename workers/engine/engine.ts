@@ -5,6 +5,7 @@
 import type {
   CapabilityReport,
   EngineApi,
+  KvOptions,
   GemvCheck,
   GenerateParams,
   GenerationResult,
@@ -20,6 +21,7 @@ import { loadModel, type LoadOptions } from './load-model.ts';
 import { TraceBus } from './trace-bus.ts';
 import type { TraceSink } from './trace.ts';
 import type { LlamaModel } from '../model/llama.ts';
+import type { BlockManager } from '../kv/block-manager.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export interface EngineOptions {
@@ -45,6 +47,8 @@ export class Engine implements EngineApi {
   #report: CapabilityReport | null = null;
   #ctx: GpuContext | null = null;
   #model: LlamaModel | null = null;
+  #blocks: BlockManager | null = null;
+  #nextSeq = 0;
   #tokenizer: Tokenizer | null = null;
   #modelInfo: ModelInfo | null = null;
   #run: Generation | null = null;
@@ -78,7 +82,7 @@ export class Engine implements EngineApi {
     this.bus.subscribe(sink);
   }
 
-  async load(source: ModelSource): Promise<ModelInfo> {
+  async load(source: ModelSource, kv?: KvOptions): Promise<ModelInfo> {
     const ctx = await this.#gpu();
     this.#loadAbort?.abort();
     const abort = new AbortController();
@@ -86,12 +90,14 @@ export class Engine implements EngineApi {
     try {
       const loaded = await loadModel(ctx, source, {
         ...this.options.load,
+        ...(kv ? { kv } : {}),
         signal: abort.signal,
         onProgress: (e) => this.bus.emit(e),
         onNotice: (message) => this.bus.emit({ kind: 'error', code: 'notice', message }),
         replacing: () => this.#unload(),
       });
       this.#model = loaded.model;
+      this.#blocks = loaded.blocks;
       this.#tokenizer = loaded.tokenizer;
       this.#modelInfo = loaded.info;
       this.bus.emit({ kind: 'load.done', model: loaded.info.name, parameters: loaded.info.parameters, weightBytes: loaded.info.weightBytes, ms: loaded.ms });
@@ -108,10 +114,11 @@ export class Engine implements EngineApi {
   }
 
   #unload(): void {
-    this.#run?.requestStop();
+    this.#run?.abandon();
     this.#run = null;
     this.#model?.dispose();
     this.#model = null;
+    this.#blocks = null;
     this.#tokenizer = null;
     this.#modelInfo = null;
   }
@@ -128,6 +135,11 @@ export class Engine implements EngineApi {
     return this.#tokenizer;
   }
 
+  /** The paged pool's block manager (null with a contiguous cache): tests and lessons inspect it. */
+  get blocks(): BlockManager | null {
+    return this.#blocks;
+  }
+
   get modelInfo(): ModelInfo | null {
     return this.#modelInfo;
   }
@@ -135,9 +147,10 @@ export class Engine implements EngineApi {
   async start(prompt: string, params: GenerateParams): Promise<void> {
     if (!this.#model || !this.#tokenizer) throw new EngineError('no-model', 'Load a model before generating.');
     if (this.#running) throw new EngineError('busy', 'A run is in progress; stop it first.');
+    this.#run?.abandon(); // a run left unfinished by step() gives its blocks back
     this.bus.clearLog();
     const tokens = this.#tokenizer.encode(prompt, { bos: true });
-    this.#run = new Generation(this.#model, this.#tokenizer, tokens, params, this.bus);
+    this.#run = new Generation(this.#model, this.#tokenizer, tokens, params, this.bus, this.#nextSeq++, this.#blocks);
   }
 
   async step(): Promise<boolean> {

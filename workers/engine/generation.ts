@@ -3,7 +3,8 @@
 // events. Knows nothing of comlink or the DOM.
 
 import type { GenerateParams, GenerationResult, GenerationStats } from '../api.ts';
-import type { LlamaModel } from '../model/llama.ts';
+import type { BlockManager } from '../kv/block-manager.ts';
+import type { LlamaModel, Paging } from '../model/llama.ts';
 import { Rng } from '../sampling/rng.ts';
 import { sample } from '../sampling/sampler.ts';
 import type { Tokenizer, TokenStream } from '../tokenizer/tokenizer.ts';
@@ -16,6 +17,8 @@ export class Generation {
   readonly #rng: Rng;
   /** Decodes generated text incrementally, so a character split over several tokens comes out whole. */
   readonly #stream: TokenStream;
+  /** Paged KV: the physical slot of every position so far (the block manager hands them out). */
+  readonly #slots: number[] = [];
   #iteration = 0;
   #text = '';
   #stopReason: GenerationResult['stopReason'] | null = null;
@@ -36,6 +39,8 @@ export class Generation {
     readonly params: GenerateParams,
     readonly bus: TraceBus,
     readonly seq = 0,
+    /** The paged pool's manager, or null for a contiguous cache. */
+    readonly blocks: BlockManager | null = null,
   ) {
     if (promptTokens.length === 0) throw new Error('generate: the prompt encodes to no tokens');
     this.tokens = [...promptTokens];
@@ -60,6 +65,11 @@ export class Generation {
     this.#stopRequested = true;
   }
 
+  /** Ends the run now (it is being replaced): its KV blocks go back to the pool. */
+  abandon(): void {
+    if (!this.finished) this.#finish('stopped');
+  }
+
   /** Runs one iteration (the prefill, or one decode token). Returns false once the run has finished. */
   async step(): Promise<boolean> {
     if (this.finished) return false;
@@ -72,13 +82,27 @@ export class Generation {
       this.bus.emit({ kind: 'seq.state', seq: this.seq, state: 'running' });
     }
     // With the cache a decode pass runs one token; without it, the whole prefix again from position 0.
-    const input = prefill || !this.params.kvCache ? this.tokens : this.tokens.slice(-1);
-    const pos0 = prefill || !this.params.kvCache ? 0 : pos;
+    const recompute = !prefill && !this.params.kvCache;
+    let input = prefill || recompute ? this.tokens : this.tokens.slice(-1);
+    let pos0 = prefill || recompute ? 0 : pos;
+    let paging: Paging | undefined;
+    if (this.blocks) {
+      const placed = this.#place(prefill);
+      if (placed === null) return this.#finish('stopped'); // the pool is full: nothing to preempt for
+      // A prefix already in the pool (automatic prefix caching) need not be computed again.
+      if (prefill && placed > 0) {
+        input = this.tokens.slice(placed);
+        pos0 = placed;
+      }
+      paging = { slots: this.#slots.slice(pos0, pos0 + input.length), blockTable: this.blocks.blockTable(this.seq) };
+      for (const e of this.blocks.drainEvents()) this.bus.emit(e);
+      this.bus.emit(this.blocks.snapshot());
+    }
     this.bus.emit({ kind: 'iteration.begin', iteration, phase: prefill ? 'prefill' : 'decode', nTokens: input.length, pos0 });
     const d0 = this.model.dispatches;
     const s0 = this.model.submits;
     const t0 = performance.now();
-    const logits = await this.model.forward(input, pos0);
+    const logits = await this.model.forward(input, pos0, paging);
     const { token, prob } = sample(logits, this.params, this.#rng);
     const ms = performance.now() - t0;
     const dispatches = this.model.dispatches - d0;
@@ -105,7 +129,38 @@ export class Generation {
     return true;
   }
 
+  /**
+   * Paged KV: gives the new positions their slots — the whole prompt at prefill, the last sampled token at a
+   * decode step (a copy-on-write first when its block is shared). Returns how many leading prompt tokens the
+   * prefix cache already holds (0 after prefill), or null when the pool has no room.
+   */
+  #place(prefill: boolean): number | null {
+    const blocks = this.blocks!;
+    if (prefill) {
+      const r = blocks.addSequence(this.seq, this.tokens);
+      if (!('slots' in r)) {
+        this.bus.emit({ kind: 'error', code: 'kv-no-space', message: `the KV pool has no room for ${this.tokens.length} prompt tokens (${r.needBlocks} blocks needed)` });
+        return null;
+      }
+      this.#slots.push(...r.slots);
+      return r.cachedTokens;
+    }
+    const r = blocks.append(this.seq, this.tokens[this.tokens.length - 1]!);
+    if (!('slot' in r)) {
+      this.bus.emit({ kind: 'error', code: 'kv-no-space', message: 'the KV pool is full' });
+      return null;
+    }
+    if (r.cow) this.model.copyBlock(r.cow.from, r.cow.to);
+    this.#slots.push(r.slot);
+    return 0;
+  }
+
   #finish(reason: GenerationResult['stopReason']): false {
+    if (this.blocks?.has(this.seq)) {
+      this.blocks.free(this.seq); // full blocks stay in the prefix cache for the next run
+      for (const e of this.blocks.drainEvents()) this.bus.emit(e);
+      this.bus.emit(this.blocks.snapshot());
+    }
     this.#stopReason = reason;
     this.#text += this.#stream.flush(); // an unfinished character at the very end, if any
     this.bus.emit({ kind: 'seq.state', seq: this.seq, state: 'finished', reason: reason === 'max-tokens' ? 'max-tokens' : reason });

@@ -3,7 +3,7 @@
 // the previous model and upload the new one. A bad file therefore loses nothing the user had.
 
 import type { GpuContext } from '../../gpu/device.ts';
-import type { ModelInfo, ModelSource } from '../api.ts';
+import type { KvOptions, ModelInfo, ModelSource } from '../api.ts';
 import { LoadError } from '../loaders/errors.ts';
 import { loadHfModel, loadLlama2c } from '../loaders/load-weights.ts';
 import type { ModelCache } from '../loaders/model-cache.ts';
@@ -11,6 +11,7 @@ import { fetchModelFiles } from '../loaders/sources.ts';
 import type { ModelWeights } from '../model/config.ts';
 import { parameterCount } from '../model/gpu-weights.ts';
 import { LlamaModel } from '../model/llama.ts';
+import { BlockManager } from '../kv/block-manager.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -29,10 +30,16 @@ export interface LoadOptions {
   replacing?: () => void;
   /** Cap on the KV cache's context (defaults to the model's). */
   maxSeqLen?: number;
+  kv?: KvOptions;
 }
+
+/** Default paged pool: room for one full-length sequence twice over (the rest keeps cached prefixes). */
+const POOL_SEQUENCES = 2;
 
 export interface LoadedModel {
   model: LlamaModel;
+  /** The paged pool's block manager (null with a contiguous cache). */
+  blocks: BlockManager | null;
   tokenizer: Tokenizer;
   info: ModelInfo;
   ms: number;
@@ -98,11 +105,18 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, options: L
   const name = modelDisplayName(source, parsed.name);
   options.onProgress?.({ kind: 'load.progress', file: 'model', loadedBytes: totalBytes, totalBytes, phase: 'parse' });
   options.signal?.throwIfAborted();
+  const maxSeqLen = Math.min(options.maxSeqLen ?? weights.config.maxSeqLen, weights.config.maxSeqLen);
+  const blockSize = options.kv?.blockSize ?? 16;
+  const paged = options.kv?.mode !== 'contiguous';
+  const nBlocks = POOL_SEQUENCES * Math.ceil(maxSeqLen / blockSize);
+  // Made before any GPU allocation: its constructor validates blockSize and nBlocks.
+  const blocks = paged ? new BlockManager({ nBlocks, blockSize }) : null;
   options.replacing?.();
   const model = await LlamaModel.create(ctx, weights, {
-    ...(options.maxSeqLen ? { maxSeqLen: options.maxSeqLen } : {}),
+    maxSeqLen,
+    kv: paged ? { mode: 'paged', blockSize, nBlocks, maxSeqs: 1 } : { mode: 'contiguous' },
     onUploadProgress: (p) => options.onProgress?.({ kind: 'load.progress', file: name, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, phase: 'upload' }),
   });
   const parameters = parameterCount(weights);
-  return { model, tokenizer, info: { name, parameters, weightBytes: parameters * 4, config: weights.config }, ms: performance.now() - t0 };
+  return { model, blocks, tokenizer, info: { name, parameters, weightBytes: parameters * 4, config: weights.config }, ms: performance.now() - t0 };
 }

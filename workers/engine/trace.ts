@@ -73,6 +73,48 @@ export interface ErrorEvent {
   message: string;
 }
 
+/** KV blocks newly allocated to a sequence (prompt blocks, a block for a new token, a copy-on-write target). */
+export interface KvAllocEvent {
+  kind: 'kv.alloc';
+  seq: number;
+  blocks: number[]; // physical block ids
+}
+
+/** A sequence dropped its references to these blocks (it finished, or was preempted to be recomputed). */
+export interface KvFreeEvent {
+  kind: 'kv.free';
+  seq: number;
+  blocks: number[]; // the sequence's whole block table, in order
+  reason: 'finish' | 'preempt';
+}
+
+/** A sequence took references to existing blocks: a cached prefix, or its parent's blocks on fork. */
+export interface KvShareEvent {
+  kind: 'kv.share';
+  seq: number;
+  blocks: number[];
+  from: 'prefix-cache' | 'fork';
+}
+
+/** Copy-on-write: the sequence appended to a shared, not-full block; its KV is copied from → to. */
+export interface KvCowEvent {
+  kind: 'kv.cow';
+  seq: number;
+  from: number;
+  to: number;
+}
+
+/** The whole block manager at one moment (one per iteration): enough to draw the pool. */
+export interface KvSnapshotEvent {
+  kind: 'kv.snapshot';
+  blockSize: number;
+  nBlocks: number;
+  tables: { seq: number; blocks: number[] }[];
+  refCounts: number[]; // [nBlocks]: references from block tables
+  free: number[]; // never used or released without a prefix key
+  cached: number[]; // ref 0 but keyed by prefix, evictable, least recently used first
+}
+
 export type TraceEvent =
   | LoadProgressEvent
   | LoadDoneEvent
@@ -82,7 +124,12 @@ export type TraceEvent =
   | SeqStateEvent
   | KernelTimingEvent
   | DeviceLostEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | KvAllocEvent
+  | KvFreeEvent
+  | KvShareEvent
+  | KvCowEvent
+  | KvSnapshotEvent;
 
 export type TraceKind = TraceEvent['kind'];
 

@@ -22,13 +22,38 @@ export interface Activations {
   hidden: GPUBuffer; // [T, hiddenDim] f32: SiLU(gate)·up
   last: GPUBuffer; // [1, dim] f32: the last token's normalised state
   logits: GPUBuffer; // [vocabSize] f32: the last token's logits
+  // Paged KV only (tiny when unused):
+  slots: GPUBuffer; // [T] u32: the physical KV slot each token's K/V is written to
+  tokenSeq: GPUBuffer; // [T] u32: the block-table row of each token's sequence
+  tokenPos: GPUBuffer; // [T] u32: each token's absolute position
 }
 
-export interface KvCache {
+/** The contiguous KV cache: every sequence position has its row, reserved up front for maxSeqLen. */
+export interface ContiguousKv {
+  mode: 'contiguous';
   maxSeqLen: number;
   k: GPUBuffer[]; // per layer: [maxSeqLen, nKvHeads·headDim] f32
   v: GPUBuffer[]; // per layer: [maxSeqLen, nKvHeads·headDim] f32
 }
+
+/**
+ * The paged KV pool (PagedAttention): per layer one K and one V buffer of nBlocks·blockSize slots — the
+ * issue's [nLayers][nBlocks][blockSize][nKvHeads][headDim], split by layer and K/V so each buffer stays
+ * under the binding limit. Which slots a sequence owns is the block manager's business (workers/kv).
+ */
+export interface PagedKv {
+  mode: 'paged';
+  maxSeqLen: number;
+  blockSize: number;
+  nBlocks: number;
+  maxBlocksPerSeq: number; // ceil(maxSeqLen / blockSize)
+  maxSeqs: number; // rows of the block-table buffer
+  blockTables: GPUBuffer; // [maxSeqs, maxBlocksPerSeq] u32; entries ≥ nBlocks mean "no block"
+  k: GPUBuffer[]; // per layer: [nBlocks·blockSize, nKvHeads·headDim] f32
+  v: GPUBuffer[]; // per layer: [nBlocks·blockSize, nKvHeads·headDim] f32
+}
+
+export type KvStorage = ContiguousKv | PagedKv;
 
 // A function, not a constant: the WebGPU globals exist only once a GPU is acquired (Dawn installs them).
 const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -54,15 +79,44 @@ export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: 
     hidden: f32('hidden', maxTokens * c.hiddenDim),
     last: f32('last', c.dim),
     logits: f32('logits', c.vocabSize),
+    slots: f32('slots', maxTokens),
+    tokenSeq: f32('tokenSeq', maxTokens),
+    tokenPos: f32('tokenPos', maxTokens),
   };
 }
 
-export function allocateKvCache(ctx: GpuContext, c: ModelConfig, maxSeqLen: number): KvCache {
+export function allocateContiguousKv(ctx: GpuContext, c: ModelConfig, maxSeqLen: number): ContiguousKv {
   const kvDim = c.nKvHeads * c.headDim;
   const make = (kind: 'k' | 'v', l: number) =>
     ctx.allocateNow({ label: `Llama.kv.${kind}.${l}`, owner: 'kv', size: 4 * maxSeqLen * kvDim, usage: storageUsage() });
   return {
+    mode: 'contiguous',
     maxSeqLen,
+    k: Array.from({ length: c.nLayers }, (_, l) => make('k', l)),
+    v: Array.from({ length: c.nLayers }, (_, l) => make('v', l)),
+  };
+}
+
+export interface PagedKvOptions {
+  blockSize: number;
+  nBlocks: number;
+  maxSeqs: number;
+}
+
+export function allocatePagedKv(ctx: GpuContext, c: ModelConfig, maxSeqLen: number, o: PagedKvOptions): PagedKv {
+  const kvDim = c.nKvHeads * c.headDim;
+  const nSlots = o.nBlocks * o.blockSize;
+  const make = (kind: 'k' | 'v', l: number) =>
+    ctx.allocateNow({ label: `Llama.kvPool.${kind}.${l}`, owner: 'kv', size: 4 * nSlots * kvDim, usage: storageUsage() });
+  const maxBlocksPerSeq = Math.ceil(maxSeqLen / o.blockSize);
+  return {
+    mode: 'paged',
+    maxSeqLen,
+    blockSize: o.blockSize,
+    nBlocks: o.nBlocks,
+    maxBlocksPerSeq,
+    maxSeqs: o.maxSeqs,
+    blockTables: ctx.allocateNow({ label: 'Llama.kvPool.blockTables', owner: 'kv', size: 4 * o.maxSeqs * maxBlocksPerSeq, usage: storageUsage() }),
     k: Array.from({ length: c.nLayers }, (_, l) => make('k', l)),
     v: Array.from({ length: c.nLayers }, (_, l) => make('v', l)),
   };

@@ -11,10 +11,12 @@ import { createMatmul } from '../../gpu/kernels/matmul/matmul.ts';
 import { createRope } from '../../gpu/kernels/rope/rope.ts';
 import { createKvAppend } from '../../gpu/kernels/kv_append/kv_append.ts';
 import { createAttention } from '../../gpu/kernels/attention/attention.ts';
+import { createPagedAttention } from '../../gpu/kernels/paged_attention/paged_attention.ts';
+import { createKvWrite } from '../../gpu/kernels/kv_write/kv_write.ts';
 import { createSwiglu } from '../../gpu/kernels/swiglu/swiglu.ts';
 import { createAdd } from '../../gpu/kernels/add/add.ts';
 import type { ModelConfig } from './config.ts';
-import type { Activations, KvCache } from './activations.ts';
+import type { Activations, KvStorage } from './activations.ts';
 import type { GpuWeights } from './gpu-weights.ts';
 
 export interface ForwardPlan {
@@ -24,7 +26,7 @@ export interface ForwardPlan {
   owned: GPUBuffer[];
 }
 
-export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvCache, T: number): ForwardPlan {
+export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number): ForwardPlan {
   if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
   const mark = ctx.buffers.mark();
   const W = (name: string) => {
@@ -53,25 +55,57 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
     const rope = { step: a.step, nTokens: T, headDim: c.headDim, theta: c.ropeTheta, style: c.ropeStyle };
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_q`, x: a.q, nHeads: c.nHeads }));
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_k`, x: a.k, nHeads: c.nKvHeads }));
-    const append = { step: a.step, nTokens: T, kvDim, maxSeqLen: kv.maxSeqLen };
-    d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_k`, src: a.k, cache: kv.k[l]! }));
-    d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_v`, src: a.v, cache: kv.v[l]! }));
-    d.push(
-      createAttention(ctx, {
-        label: `${L}.attention`,
-        step: a.step,
-        q: a.q,
-        kCache: kv.k[l]!,
-        vCache: kv.v[l]!,
-        out: a.att,
-        nTokens: T,
-        nHeads: c.nHeads,
-        nKvHeads: c.nKvHeads,
-        headDim: c.headDim,
-        maxSeqLen: kv.maxSeqLen,
-        blockSize: attentionBlock,
-      }),
-    );
+    if (kv.mode === 'contiguous') {
+      // K/V rows go to positions pos0 … pos0+T−1 of this layer's cache; attention reads rows 0 … pos.
+      const append = { step: a.step, nTokens: T, kvDim, maxSeqLen: kv.maxSeqLen };
+      d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_k`, src: a.k, cache: kv.k[l]! }));
+      d.push(createKvAppend(ctx, { ...append, label: `${L}.kv_append_v`, src: a.v, cache: kv.v[l]! }));
+      d.push(
+        createAttention(ctx, {
+          label: `${L}.attention`,
+          step: a.step,
+          q: a.q,
+          kCache: kv.k[l]!,
+          vCache: kv.v[l]!,
+          out: a.att,
+          nTokens: T,
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: c.headDim,
+          maxSeqLen: kv.maxSeqLen,
+          blockSize: attentionBlock,
+        }),
+      );
+    } else {
+      // Paged: each token's K/V goes to the physical slot the block manager gave it; attention finds a
+      // sequence's keys through its block table.
+      const nSlots = kv.nBlocks * kv.blockSize;
+      const write = { step: a.step, slots: a.slots, nTokens: T, kvDim, nSlots };
+      d.push(createKvWrite(ctx, { ...write, label: `${L}.kv_write_k`, src: a.k, pool: kv.k[l]! }));
+      d.push(createKvWrite(ctx, { ...write, label: `${L}.kv_write_v`, src: a.v, pool: kv.v[l]! }));
+      d.push(
+        createPagedAttention(ctx, {
+          label: `${L}.paged_attention`,
+          step: a.step,
+          q: a.q,
+          kPool: kv.k[l]!,
+          vPool: kv.v[l]!,
+          blockTables: kv.blockTables,
+          tokenSeq: a.tokenSeq,
+          tokenPos: a.tokenPos,
+          out: a.att,
+          nTokens: T,
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: c.headDim,
+          blockSize: kv.blockSize,
+          nBlocks: kv.nBlocks,
+          maxBlocksPerSeq: kv.maxBlocksPerSeq,
+          nSeqs: kv.maxSeqs,
+          tileSize: attentionBlock,
+        }),
+      );
+    }
     mm(`${L}.wo`, a.att, W(`layers.${l}.wo`), a.xb2, c.dim, qDim);
     d.push(createAdd(ctx, { label: `${L}.residual_attention`, x: a.x, y: a.xb2, n: T * c.dim }));
     // Feed-forward sublayer: x += w2 · (SiLU(w1·norm(x)) ⊙ w3·norm(x))
