@@ -7,6 +7,8 @@ import { UsageError } from './args.ts';
 import { gpuInfo } from './gpu-info.ts';
 import { generate } from './generate.ts';
 import { benchCache } from './bench/cache.ts';
+import { benchKv } from './bench/kv.ts';
+import { benchAttention } from './bench/attention.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
 
@@ -17,6 +19,10 @@ commands:
            [--no-kv-cache] [--json] [--trace <file.json>]
   bench cache [--model M] [--steps N] [--runs R] [--json]
                                     decode time per token with and without the KV cache
+  bench kv [--model M] [--block-size B] [--requests N] [--seed S] [--json]
+                                    paged vs contiguous KV memory on a seeded serving workload
+  bench attention [--contexts 512,2048] [--batches 1,8] [--block-size B] [--json]
+                                    paged vs contiguous decode attention kernel time (timestamp queries)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const [what, ...args] = rest;
       if (what === 'cache') return benchCache(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache)`);
+      if (what === 'kv') return benchKv(args);
+      if (what === 'attention') return benchAttention(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention)`);
     }
     case undefined:
     case 'help':

@@ -145,11 +145,16 @@ export class Engine implements EngineApi {
   }
 
   async start(prompt: string, params: GenerateParams): Promise<void> {
+    if (!this.#tokenizer) throw new EngineError('no-model', 'Load a model before generating.');
+    this.startTokens(this.#tokenizer.encode(prompt, { bos: true }), params);
+  }
+
+  /** start() from token ids (benchmarks and tests that replay a workload of ids, not text). */
+  startTokens(tokens: number[], params: GenerateParams): void {
     if (!this.#model || !this.#tokenizer) throw new EngineError('no-model', 'Load a model before generating.');
     if (this.#running) throw new EngineError('busy', 'A run is in progress; stop it first.');
     this.#run?.abandon(); // a run left unfinished by step() gives its blocks back
     this.bus.clearLog();
-    const tokens = this.#tokenizer.encode(prompt, { bos: true });
     this.#run = new Generation(this.#model, this.#tokenizer, tokens, params, this.bus, this.#nextSeq++, this.#blocks);
   }
 

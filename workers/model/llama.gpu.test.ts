@@ -61,3 +61,30 @@ describe('LlamaModel on stories260K', () => {
     model.dispose();
   });
 });
+
+describe('LlamaModel with a paged KV pool', () => {
+  const weights = loadLlama2c(readBytes(STORIES260K), 'stories260K.bin');
+
+  it('copy-on-write copies one block in every layer’s K and V pool and leaves the source intact', async () => {
+    const ctx = await testGpu();
+    const model = await LlamaModel.create(ctx, weights, { maxSeqLen: 32, kv: { mode: 'paged', blockSize: 4, nBlocks: 8, maxSeqs: 1 } });
+    expect(model.kv.mode).toBe('paged');
+    if (model.kv.mode !== 'paged') return;
+    // Fill block 2 of every pool through a real forward pass (slots 8..11), then copy it to block 5.
+    await model.forward([1, 403, 407, 261], 0, { slots: [8, 9, 10, 11], blockTable: [2] });
+    const blockBytes = 4 * weights.config.nKvHeads * weights.config.headDim * 4;
+    model.copyBlock(2, 5);
+    for (const pool of [...model.kv.k, ...model.kv.v]) {
+      const all = new Float32Array(await ctx.read(pool));
+      const src = all.subarray((2 * blockBytes) / 4, (3 * blockBytes) / 4);
+      const dst = all.subarray((5 * blockBytes) / 4, (6 * blockBytes) / 4);
+      expect(src.some((x) => x !== 0)).toBe(true);
+      expect([...dst]).toEqual([...src]);
+    }
+    // Decoding on from the copy (block table [5]) gives what decoding on from the original gives.
+    const fromOriginal = await model.forward([378], 4, { slots: [12], blockTable: [2, 3] });
+    const fromCopy = await model.forward([378], 4, { slots: [16], blockTable: [5, 4] });
+    expect(relMaxError(fromCopy, fromOriginal)).toBeLessThan(1e-6);
+    model.dispose();
+  });
+});
