@@ -44,6 +44,8 @@ export interface KvOptions {
   mode: 'paged' | 'contiguous';
   /** Token slots per block (paged only), 1..128; default 16. */
   blockSize?: number;
+  /** Checked mode: the block manager verifies its invariants after every change (slower; for lessons and tests). */
+  checked?: boolean;
 }
 
 export interface GenerateParams {

@@ -110,7 +110,7 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, options: L
   const paged = options.kv?.mode !== 'contiguous';
   const nBlocks = POOL_SEQUENCES * Math.ceil(maxSeqLen / blockSize);
   // Made before any GPU allocation: its constructor validates blockSize and nBlocks.
-  const blocks = paged ? new BlockManager({ nBlocks, blockSize }) : null;
+  const blocks = paged ? new BlockManager({ nBlocks, blockSize, checked: options.kv?.checked ?? false }) : null;
   options.replacing?.();
   const model = await LlamaModel.create(ctx, weights, {
     maxSeqLen,

@@ -38,7 +38,8 @@ describe('paged KV in the engine', () => {
     const prompts = ['Once upon a time', 'Lily and Ben'];
     const contiguous = await tokensWith(stories, { mode: 'contiguous' }, prompts, 120);
     for (const blockSize of [1, 7, 16]) {
-      expect(await tokensWith(stories, { mode: 'paged', blockSize }, prompts, 120), `block size ${blockSize}`).toEqual(contiguous);
+      // Checked mode: the block manager verifies every invariant after each change along the way.
+      expect(await tokensWith(stories, { mode: 'paged', blockSize, checked: true }, prompts, 120), `block size ${blockSize}`).toEqual(contiguous);
     }
   });
 

@@ -20,8 +20,18 @@ export interface LlamaOptions {
   onUploadProgress?: (p: UploadProgress) => void;
 }
 
-/** How many prefill plans (besides the decode plan, T = 1) stay cached. */
-const PLAN_CACHE_SIZE = 8;
+/** How many prefill plans (besides the decode plan, T = 1) stay cached: bucketing keeps the count small. */
+const PLAN_CACHE_SIZE = 16;
+
+/**
+ * The plan a pass of T tokens runs on: T rounded up to a power of two (capped at maxTokens), as vLLM buckets
+ * batch sizes for its CUDA graphs. Kernels skip rows past the step uniform's nTokens where it matters (RoPE,
+ * KV writes, attention) and the rest compute a few unused rows, so a dozen plans serve every T instead of
+ * a new plan — ~10 bind groups and uniforms per layer — for each prompt length or no-cache position.
+ */
+export function planBucket(T: number, maxTokens: number): number {
+  return T <= 1 ? 1 : Math.min(maxTokens, 2 ** Math.ceil(Math.log2(T)));
+}
 
 /** Where a paged forward pass writes and reads K/V (the block manager decides; see workers/kv). */
 export interface Paging {
@@ -114,7 +124,7 @@ export class LlamaModel {
     const { device } = this.ctx;
     const a = this.activations;
     const T = tokens.length;
-    const plan = this.#plan(T);
+    const plan = this.#plan(planBucket(T, a.maxTokens));
     if (slots) {
       device.queue.writeBuffer(a.slots, 0, new Uint32Array(slots));
       device.queue.writeBuffer(a.tokenSeq, 0, new Uint32Array(T)); // every token is sequence (row) 0
@@ -124,7 +134,7 @@ export class LlamaModel {
     device.queue.writeBuffer(a.lastIndex, 0, new Uint32Array([T - 1]));
     device.queue.writeBuffer(a.step, 0, StepParams.pack({ nTokens: T, pos0 }));
     const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}` });
-    const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}` });
+    const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.plan${plan.nTokens}` });
     for (const d of plan.dispatches) encodeDispatch(pass, d);
     pass.end();
     encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * this.config.vocabSize);
@@ -161,7 +171,7 @@ export class LlamaModel {
 
   /** Dispatches in one forward pass of T tokens (builds the plan if needed). */
   dispatchesPerPass(T: number): number {
-    return this.#plan(T).dispatches.length;
+    return this.#plan(planBucket(T, this.activations.maxTokens)).dispatches.length;
   }
 
   /** Releases every buffer this model made: weights, activations, KV cache and its plans' uniforms. */
