@@ -7,9 +7,10 @@ import type { ModelConfig } from './config.ts';
 
 export interface Activations {
   maxTokens: number;
+  maxSeqs: number; // sequences one pass can carry (each gets its logits)
   step: GPUBuffer; // uniform StepParams {nTokens, pos0}
   tokens: GPUBuffer; // [maxTokens] u32: this pass's token ids
-  lastIndex: GPUBuffer; // [1] u32: T − 1, the row whose logits are wanted
+  lastIndex: GPUBuffer; // [maxSeqs] u32: the row of each sequence's last token, whose logits are wanted
   x: GPUBuffer; // [T, dim] f32: the residual stream
   xb: GPUBuffer; // [T, dim] f32: normalised input of a sublayer
   xb2: GPUBuffer; // [T, dim] f32: a sublayer's output before the residual add
@@ -20,8 +21,8 @@ export interface Activations {
   gate: GPUBuffer; // [T, hiddenDim] f32: w1·x
   up: GPUBuffer; // [T, hiddenDim] f32: w3·x
   hidden: GPUBuffer; // [T, hiddenDim] f32: SiLU(gate)·up
-  last: GPUBuffer; // [1, dim] f32: the last token's normalised state
-  logits: GPUBuffer; // [vocabSize] f32: the last token's logits
+  last: GPUBuffer; // [S, dim] f32: each sequence's last token, normalised
+  logits: GPUBuffer; // [S, vocabSize] f32: each sequence's next-token logits
   // Paged KV only (tiny when unused):
   slots: GPUBuffer; // [T] u32: the physical KV slot each token's K/V is written to
   tokenSeq: GPUBuffer; // [T] u32: the block-table row of each token's sequence
@@ -58,15 +59,16 @@ export type KvStorage = ContiguousKv | PagedKv;
 // A function, not a constant: the WebGPU globals exist only once a GPU is acquired (Dawn installs them).
 const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
-export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: number): Activations {
+export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: number, maxSeqs = 1): Activations {
   const f32 = (label: string, elements: number) => ctx.allocateNow({ label: `Llama.${label}`, owner: 'activations', size: 4 * elements, usage: storageUsage() });
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   return {
     maxTokens,
+    maxSeqs,
     step: ctx.allocateNow({ label: 'Llama.step', owner: 'activations', size: StepParams.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
     tokens: f32('tokens', maxTokens),
-    lastIndex: f32('lastIndex', 1),
+    lastIndex: f32('lastIndex', maxSeqs),
     x: f32('x', maxTokens * c.dim),
     xb: f32('xb', maxTokens * c.dim),
     xb2: f32('xb2', maxTokens * c.dim),
@@ -77,8 +79,8 @@ export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: 
     gate: f32('gate', maxTokens * c.hiddenDim),
     up: f32('up', maxTokens * c.hiddenDim),
     hidden: f32('hidden', maxTokens * c.hiddenDim),
-    last: f32('last', c.dim),
-    logits: f32('logits', c.vocabSize),
+    last: f32('last', maxSeqs * c.dim),
+    logits: f32('logits', maxSeqs * c.vocabSize),
     slots: f32('slots', maxTokens),
     tokenSeq: f32('tokenSeq', maxTokens),
     tokenPos: f32('tokenPos', maxTokens),

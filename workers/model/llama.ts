@@ -41,11 +41,17 @@ export interface Paging {
   blockTable: readonly number[];
 }
 
+/** One sequence's share of a batched pass: its new tokens, where they go, and where its keys are. */
+export interface BatchEntry extends Paging {
+  tokens: readonly number[];
+  pos0: number; // absolute position of tokens[0]
+}
+
 export class LlamaModel {
   /** Dispatches and submits since creation: the engine turns them into per-token stats. */
   dispatches = 0;
   submits = 0;
-  readonly #plans = new Map<number, ForwardPlan>();
+  readonly #plans = new Map<string, ForwardPlan>(); // by `${T bucket}x${S bucket}`
   readonly #readback: GPUBuffer; // [vocabSize] f32, MAP_READ
   #cowScratch: GPUBuffer | undefined; // [blockSize, nKvHeads·headDim] f32, made on the first copy-on-write
 
@@ -56,17 +62,18 @@ export class LlamaModel {
     readonly activations: Activations,
     readonly kv: KvStorage,
   ) {
-    this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxSeqs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   static async create(ctx: GpuContext, weights: ModelWeights, options: LlamaOptions = {}): Promise<LlamaModel> {
     const c = weights.config;
     const maxSeqLen = Math.min(options.maxSeqLen ?? c.maxSeqLen, c.maxSeqLen);
-    const maxTokens = Math.min(options.maxTokens ?? 1024, maxSeqLen);
+    // A pass of one sequence never needs more than its context; a batch may carry several sequences' tokens.
+    const maxTokens = options.maxTokens ?? Math.min(1024, maxSeqLen);
     const gpuWeights = await uploadWeights(ctx, weights, options.onUploadProgress);
     const kvOpt = options.kv ?? { mode: 'contiguous' };
     const kv = kvOpt.mode === 'paged' ? allocatePagedKv(ctx, c, maxSeqLen, kvOpt) : allocateContiguousKv(ctx, c, maxSeqLen);
-    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens), kv);
+    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens, kv.mode === 'paged' ? kv.maxSeqs : 1), kv);
   }
 
   get maxSeqLen(): number {
@@ -77,77 +84,120 @@ export class LlamaModel {
     return kvBytesPerToken(this.config);
   }
 
-  #plan(T: number): ForwardPlan {
-    let plan = this.#plans.get(T);
+  #plan(T: number, S: number): ForwardPlan {
+    const key = `${T}x${S}`;
+    let plan = this.#plans.get(key);
     if (plan) {
-      this.#plans.delete(T); // re-insert: the Map's order is the LRU order
-      this.#plans.set(T, plan);
+      this.#plans.delete(key); // re-insert: the Map's order is the LRU order
+      this.#plans.set(key, plan);
       return plan;
     }
-    plan = buildForwardPlan(this.ctx, this.config, this.weights, this.activations, this.kv, T);
-    this.#plans.set(T, plan);
-    const prefill = [...this.#plans.keys()].filter((t) => t !== 1);
-    if (prefill.length > PLAN_CACHE_SIZE) {
-      const evict = this.#plans.get(prefill[0]!)!;
-      this.#plans.delete(prefill[0]!);
+    plan = buildForwardPlan(this.ctx, this.config, this.weights, this.activations, this.kv, T, S);
+    this.#plans.set(key, plan);
+    const evictable = [...this.#plans.keys()].filter((k) => k !== '1x1'); // the decode plan stays
+    if (evictable.length > PLAN_CACHE_SIZE) {
+      const evict = this.#plans.get(evictable[0]!)!;
+      this.#plans.delete(evictable[0]!);
       for (const b of evict.owned) this.ctx.buffers.release(b);
     }
     return plan;
   }
 
   /**
-   * Runs `tokens` (absolute positions pos0 … pos0 + n − 1) through the model, appending their K/V to the
-   * cache, and returns the logits of the last one ([vocabSize] f32). Prompts longer than maxTokens are run
-   * in chunks, one submit each.
+   * Runs `tokens` (absolute positions pos0 … pos0 + n − 1) of one sequence through the model, writing their
+   * K/V to the cache, and returns the logits of the last one ([vocabSize] f32). Prompts longer than
+   * maxTokens are run in chunks, one submit each.
    */
   async forward(tokens: readonly number[], pos0: number, paging?: Paging): Promise<Float32Array> {
     if (tokens.length === 0) throw new Error('forward: no tokens');
-    if (this.kv.mode === 'paged') {
-      if (!paging || paging.slots.length !== tokens.length) throw new Error('forward: a paged model needs one KV slot per token');
-      if (paging.blockTable.length > this.kv.maxBlocksPerSeq) throw new Error(`forward: block table of ${paging.blockTable.length} blocks exceeds ${this.kv.maxBlocksPerSeq}`);
-      // Row 0 of the block tables: this single-sequence pass's table, padded with "no block" (nBlocks).
-      const table = new Uint32Array(this.kv.maxBlocksPerSeq).fill(this.kv.nBlocks);
-      table.set(paging.blockTable);
-      this.ctx.device.queue.writeBuffer(this.kv.blockTables, 0, table);
-    }
-    if (pos0 + tokens.length > this.kv.maxSeqLen) {
-      throw new Error(`forward: positions ${pos0}..${pos0 + tokens.length - 1} exceed the context of ${this.kv.maxSeqLen}`);
+    if (this.kv.mode === 'paged' && (!paging || paging.slots.length !== tokens.length)) {
+      throw new Error('forward: a paged model needs one KV slot per token');
     }
     const max = this.activations.maxTokens;
     for (let start = 0; start < tokens.length; start += max) {
-      this.#encodeChunk(tokens.slice(start, start + max), pos0 + start, paging?.slots.slice(start, start + max));
+      const chunk = { tokens: tokens.slice(start, start + max), pos0: pos0 + start };
+      this.#encode([paging ? { ...chunk, slots: paging.slots.slice(start, start + max), blockTable: paging.blockTable } : chunk]);
     }
-    return this.#readLogits();
+    return (await this.#readLogits(1))[0]!;
   }
 
-  #encodeChunk(tokens: readonly number[], pos0: number, slots: readonly number[] | undefined): void {
+  /**
+   * One forward pass over several sequences at once (continuous batching): the matmuls run over every
+   * sequence's tokens together, so the weights are read once, and attention runs per sequence through its
+   * block table. Each entry is one sequence's new tokens (a prefill chunk, or one decode token); returns each
+   * sequence's next-token logits, in order. Paged KV only; the tokens must fit one pass.
+   */
+  async forwardBatch(batch: readonly BatchEntry[]): Promise<Float32Array[]> {
+    if (this.kv.mode !== 'paged') throw new Error('forwardBatch: batching needs the paged KV pool');
+    if (batch.length === 0) throw new Error('forwardBatch: empty batch');
+    const T = batch.reduce((n, e) => n + e.tokens.length, 0);
+    if (T > this.activations.maxTokens) throw new Error(`forwardBatch: ${T} tokens exceed one pass (${this.activations.maxTokens})`);
+    this.#encode(batch);
+    return this.#readLogits(batch.length);
+  }
+
+  /** Writes a pass's inputs, encodes its plan in one compute pass and submits it once. */
+  #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): void {
     const { device } = this.ctx;
     const a = this.activations;
-    const T = tokens.length;
-    const plan = this.#plan(planBucket(T, a.maxTokens));
-    if (slots) {
-      device.queue.writeBuffer(a.slots, 0, new Uint32Array(slots));
-      device.queue.writeBuffer(a.tokenSeq, 0, new Uint32Array(T)); // every token is sequence (row) 0
-      device.queue.writeBuffer(a.tokenPos, 0, Uint32Array.from({ length: T }, (_, t) => pos0 + t));
+    const S = batch.length;
+    if (S > a.maxSeqs) throw new Error(`forward: ${S} sequences exceed the ${a.maxSeqs} one pass can carry`);
+    const T = batch.reduce((n, e) => n + e.tokens.length, 0);
+    const tokens = new Uint32Array(T);
+    const tokenSeq = new Uint32Array(T);
+    const tokenPos = new Uint32Array(T);
+    const slots = new Uint32Array(T);
+    const lastIndex = new Uint32Array(S);
+    let t = 0;
+    batch.forEach((e, s) => {
+      if (e.tokens.length === 0) throw new Error(`forward: sequence ${s} has no tokens`);
+      if (e.pos0 + e.tokens.length > this.kv.maxSeqLen) {
+        throw new Error(`forward: positions ${e.pos0}..${e.pos0 + e.tokens.length - 1} exceed the context of ${this.kv.maxSeqLen}`);
+      }
+      e.tokens.forEach((id, i) => {
+        tokens[t] = id;
+        tokenSeq[t] = s;
+        tokenPos[t] = e.pos0 + i;
+        if ('slots' in e) slots[t] = e.slots[i]!;
+        t++;
+      });
+      lastIndex[s] = t - 1;
+    });
+    const kv = this.kv;
+    if (kv.mode === 'paged') {
+      // One block-table row per sequence, padded with "no block" (nBlocks).
+      const tables = new Uint32Array(S * kv.maxBlocksPerSeq).fill(kv.nBlocks);
+      batch.forEach((e, s) => {
+        const table = 'blockTable' in e ? e.blockTable : [];
+        if (table.length > kv.maxBlocksPerSeq) throw new Error(`forward: block table of ${table.length} blocks exceeds ${kv.maxBlocksPerSeq}`);
+        tables.set(table, s * kv.maxBlocksPerSeq);
+      });
+      device.queue.writeBuffer(kv.blockTables, 0, tables);
+      device.queue.writeBuffer(a.slots, 0, slots);
+      device.queue.writeBuffer(a.tokenSeq, 0, tokenSeq);
     }
-    device.queue.writeBuffer(a.tokens, 0, new Uint32Array(tokens));
-    device.queue.writeBuffer(a.lastIndex, 0, new Uint32Array([T - 1]));
-    device.queue.writeBuffer(a.step, 0, StepParams.pack({ nTokens: T, pos0 }));
-    const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}` });
-    const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.plan${plan.nTokens}` });
+    device.queue.writeBuffer(a.tokens, 0, tokens);
+    device.queue.writeBuffer(a.tokenPos, 0, tokenPos);
+    device.queue.writeBuffer(a.lastIndex, 0, lastIndex);
+    device.queue.writeBuffer(a.step, 0, StepParams.pack({ nTokens: T, pos0: batch[0]!.pos0 }));
+    const plan = this.#plan(planBucket(T, a.maxTokens), planBucket(S, a.maxSeqs));
+    const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}.S${S}` });
+    const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}` });
     for (const d of plan.dispatches) encodeDispatch(pass, d);
     pass.end();
-    encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * this.config.vocabSize);
+    encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * S * this.config.vocabSize);
     device.queue.submit([encoder.finish()]);
     this.dispatches += plan.dispatches.length;
     this.submits += 1;
   }
 
-  async #readLogits(): Promise<Float32Array> {
-    await this.#readback.mapAsync(GPUMapMode.READ);
-    const logits = new Float32Array(this.#readback.getMappedRange().slice(0));
+  /** Maps the readback buffer and returns the first `S` rows of logits. */
+  async #readLogits(S: number): Promise<Float32Array[]> {
+    const v = this.config.vocabSize;
+    await this.#readback.mapAsync(GPUMapMode.READ, 0, 4 * S * v);
+    const all = new Float32Array(this.#readback.getMappedRange(0, 4 * S * v).slice(0));
     this.#readback.unmap();
-    return logits;
+    return Array.from({ length: S }, (_, s) => all.subarray(s * v, (s + 1) * v));
   }
 
   /**
@@ -171,7 +221,7 @@ export class LlamaModel {
 
   /** Dispatches in one forward pass of T tokens (builds the plan if needed). */
   dispatchesPerPass(T: number): number {
-    return this.#plan(planBucket(T, this.activations.maxTokens)).dispatches.length;
+    return this.#plan(planBucket(T, this.activations.maxTokens), 1).dispatches.length;
   }
 
   /** Releases every buffer this model made: weights, activations, KV cache and its plans' uniforms. */

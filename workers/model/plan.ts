@@ -21,13 +21,15 @@ import type { GpuWeights } from './gpu-weights.ts';
 
 export interface ForwardPlan {
   nTokens: number;
+  nSeqs: number; // sequences whose logits the plan computes
   dispatches: Dispatch[];
   /** Uniform buffers the plan made; released with it. */
   owned: GPUBuffer[];
 }
 
-export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number): ForwardPlan {
+export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1): ForwardPlan {
   if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
+  if (S < 1 || S > Math.min(T, a.maxSeqs)) throw new Error(`forward plan: ${S} sequences, but 1..${Math.min(T, a.maxSeqs)} fit`);
   const mark = ctx.buffers.mark();
   const W = (name: string) => {
     const b = w.get(name);
@@ -52,7 +54,7 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
     mm(`${L}.wq`, a.xb, W(`layers.${l}.wq`), a.q, qDim, c.dim);
     mm(`${L}.wk`, a.xb, W(`layers.${l}.wk`), a.k, kvDim, c.dim);
     mm(`${L}.wv`, a.xb, W(`layers.${l}.wv`), a.v, kvDim, c.dim);
-    const rope = { step: a.step, nTokens: T, headDim: c.headDim, theta: c.ropeTheta, style: c.ropeStyle };
+    const rope = { step: a.step, positions: a.tokenPos, nTokens: T, headDim: c.headDim, theta: c.ropeTheta, style: c.ropeStyle };
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_q`, x: a.q, nHeads: c.nHeads }));
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_k`, x: a.k, nHeads: c.nKvHeads }));
     if (kv.mode === 'contiguous') {
@@ -116,10 +118,10 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
     mm(`${L}.w2`, a.hidden, W(`layers.${l}.w2`), a.xb2, c.dim, c.hiddenDim);
     d.push(createAdd(ctx, { label: `${L}.residual_ffn`, x: a.x, y: a.xb2, n: T * c.dim }));
   }
-  // Only the last token's logits are needed: gather its row (an embedding lookup with the residual stream
-  // as the table and T − 1 as the id), normalise it, and project it onto the vocabulary.
-  d.push(createEmbedding(ctx, { label: 'Llama.gather_last', tokens: a.lastIndex, table: a.x, out: a.xb2, nTokens: 1, dim: c.dim, vocabSize: T }));
-  d.push(createRmsNorm(ctx, { label: 'Llama.norm', x: a.xb2, weight: W('norm'), out: a.last, nTokens: 1, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
-  mm('Llama.output', a.last, W('output'), a.logits, c.vocabSize, c.dim, 1);
-  return { nTokens: T, dispatches: d, owned: ctx.buffers.since(mark) };
+  // Only each sequence's last token needs logits: gather those S rows (an embedding lookup with the residual
+  // stream as the table and the rows' indices as ids), normalise them, and project onto the vocabulary.
+  d.push(createEmbedding(ctx, { label: 'Llama.gather_last', tokens: a.lastIndex, table: a.x, out: a.xb2, nTokens: S, dim: c.dim, vocabSize: T }));
+  d.push(createRmsNorm(ctx, { label: 'Llama.norm', x: a.xb2, weight: W('norm'), out: a.last, nTokens: S, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
+  mm('Llama.output', a.last, W('output'), a.logits, c.vocabSize, c.dim, S);
+  return { nTokens: T, nSeqs: S, dispatches: d, owned: ctx.buffers.since(mark) };
 }

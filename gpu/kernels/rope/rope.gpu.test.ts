@@ -18,6 +18,12 @@ function stepBuffer(ctx: GpuContext, nTokens: number, pos0: number): GPUBuffer {
   });
 }
 
+/** [T] u32 positions pos0, pos0 + 1, … (one sequence's tokens), or the given list. */
+function positionsBuffer(ctx: GpuContext, nTokens: number, pos0: number | number[]): GPUBuffer {
+  const list = Array.isArray(pos0) ? pos0 : Array.from({ length: nTokens }, (_, t) => pos0 + t);
+  return storage(ctx, 'positions', new Uint32Array(list));
+}
+
 /** Rotates x on the GPU once, with a fresh dispatch, and returns the result. */
 interface RopeCase {
   nTokens: number;
@@ -26,12 +32,14 @@ interface RopeCase {
   theta: number;
   style: RopeStyle;
   pos0: number;
+  /** Each token's own position (a batch); default pos0, pos0 + 1, … */
+  positions?: number[];
   workgroupSize?: number;
 }
 
 async function gpuRope(ctx: GpuContext, x: Float32Array, s: RopeCase): Promise<Float32Array> {
   const xb = storage(ctx, 'x', x);
-  const d = createRope(ctx, { label: 'rope', step: stepBuffer(ctx, s.nTokens, s.pos0), x: xb, ...s });
+  const d = createRope(ctx, { label: 'rope', step: stepBuffer(ctx, s.nTokens, s.pos0), x: xb, ...s, positions: positionsBuffer(ctx, s.nTokens, s.positions ?? s.pos0) });
   await runDispatches(ctx, [d]);
   const got = await readF32(ctx, xb, x.length);
   ctx.buffers.releaseOwner('test');
@@ -91,11 +99,13 @@ describe('rope', () => {
     const n = nTokens * nHeads * headDim;
     const step = stepBuffer(ctx, nTokens, 0);
     const xb = storage(ctx, 'x', n * 4);
-    const d = createRope(ctx, { label: 'rope.reuse', step, x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'half' });
+    const positions = storage(ctx, 'positions', nTokens * 4);
+    const d = createRope(ctx, { label: 'rope.reuse', step, positions, x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'half' });
     for (const pass of [{ nTokens: 5, pos0: 0 }, { nTokens: 2, pos0: 5 }, { nTokens: 1, pos0: 7 }, { nTokens: 1, pos0: 1500 }]) {
       const x = new Float32Array(randArray(rand, n)); // ArrayBuffer-backed, as writeBuffer wants
       ctx.device.queue.writeBuffer(xb, 0, x);
       ctx.device.queue.writeBuffer(step, 0, StepParams.pack(pass));
+      ctx.device.queue.writeBuffer(positions, 0, Uint32Array.from({ length: pass.nTokens }, (_, t) => pass.pos0 + t));
       await runDispatches(ctx, [d]);
       // Tokens past step.nTokens are left exactly as they were.
       const expected = ropeRef(x, pass.nTokens, nHeads, headDim, 10000, 'half', pass.pos0);
@@ -104,12 +114,29 @@ describe('rope', () => {
     ctx.buffers.releaseOwner('test');
   });
 
+  it('rotates each token by its own position (a batch mixing sequences at different positions)', async () => {
+    const ctx = await testGpu();
+    const rand = seeded(99);
+    const nTokens = 6;
+    const nHeads = 2;
+    const headDim = 16;
+    const positions = [0, 417, 3, 1999, 41, 42];
+    for (const style of ['interleaved', 'half'] as const) {
+      const x = randArray(rand, nTokens * nHeads * headDim);
+      const got = await gpuRope(ctx, x, { nTokens, nHeads, headDim, theta: 10000, style, pos0: 0, positions });
+      const row = nHeads * headDim;
+      const expected = new Float32Array(x.length);
+      positions.forEach((p, t) => expected.set(ropeRef(x.subarray(t * row, (t + 1) * row), 1, nHeads, headDim, 10000, style, p), t * row));
+      expect(relMaxError(got, expected), style).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
   it('spreads more than 65,535 workgroups over a 2-D grid', async () => {
     const ctx = await testGpu();
     const [nTokens, nHeads, headDim] = [9, 1, 60_000]; // 270,000 pairs: 67,500 workgroups of 4
     const x = randArray(seeded(20), nTokens * nHeads * headDim);
     const xb = storage(ctx, 'x', x);
-    const d = createRope(ctx, { label: 'rope.wide', step: stepBuffer(ctx, nTokens, 3), x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'interleaved', workgroupSize: 4 });
+    const d = createRope(ctx, { label: 'rope.wide', step: stepBuffer(ctx, nTokens, 3), positions: positionsBuffer(ctx, nTokens, 3), x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'interleaved', workgroupSize: 4 });
     expect(d.workgroups[1]).toBeGreaterThan(1);
     await runDispatches(ctx, [d]);
     expect(relMaxError(await readF32(ctx, xb, x.length), ropeRef(x, nTokens, nHeads, headDim, 10000, 'interleaved', 3))).toBeLessThanOrEqual(1e-4);
@@ -119,7 +146,7 @@ describe('rope', () => {
   it('rejects bad specs with a RangeError before allocating anything', async () => {
     const ctx = await testGpu();
     const [step, x] = [stepBuffer(ctx, 2, 0), storage(ctx, 'x', 2 * 3 * 4 * 4)];
-    const ok = { label: 'rope.bad', step, x, nTokens: 2, nHeads: 3, headDim: 4, theta: 10000, style: 'half' as RopeStyle };
+    const ok = { label: 'rope.bad', step, x, positions: x, nTokens: 2, nHeads: 3, headDim: 4, theta: 10000, style: 'half' as RopeStyle };
     const before = ctx.buffers.count;
     expect(() => createRope(ctx, { ...ok, headDim: 3 })).toThrow(/even headDim/);
     expect(() => createRope(ctx, { ...ok, theta: 0 })).toThrow(/theta/);

@@ -19,7 +19,8 @@ export type RopeStyle = 'interleaved' | 'half';
 
 export interface RopeSpec {
   label: string;
-  step: GPUBuffer; // StepParams uniform {nTokens, pos0}, written by the caller per forward pass
+  step: GPUBuffer; // StepParams uniform {nTokens, pos0}, written by the caller per forward pass (pos0 unused)
+  positions: GPUBuffer; // [T] u32: each token's absolute position, written by the caller per forward pass
   x: GPUBuffer; // [T, nHeads, headDim] f32, rotated in place
   nTokens: number; // T the grid is sized for; a pass with step.nTokens < T rotates only step.nTokens tokens
   nHeads: number; // nHeads for q, nKvHeads for k
@@ -72,7 +73,7 @@ export function createRope(ctx: GpuContext, spec: RopeSpec): Dispatch {
   return {
     label,
     pipeline,
-    bindGroup: bindBuffers(ctx, label, pipeline, [params, spec.step, spec.x, freqs]),
+    bindGroup: bindBuffers(ctx, label, pipeline, [params, spec.step, spec.x, freqs, spec.positions]),
     workgroups: grid1d(Math.ceil(n / 2 / workgroupSize)), // one invocation per pair
   };
 }

@@ -2,7 +2,8 @@
 // the token's position, so that q·k in attention depends on how far apart two tokens are.
 //   x:     [T, nHeads, headDim] f32, rotated in place (called once for q, once for k with nKvHeads)
 //   freqs: [headDim / 2] f32, freqs[i] = theta^(-2i / headDim), made once on the host in f32
-// Token t of the pass sits at absolute position p = pos0 + t (pos0 from the shared StepParams uniform).
+// Token t of the pass sits at absolute position positions[t]: one sequence's tokens have consecutive
+// positions, a batch mixes sequences at different positions (the model writes them before each pass).
 // Pair i turns by angle = p · freqs[i]: (a, b) → (a·cos − b·sin, a·sin + b·cos). Which two elements form
 // pair i depends on the checkpoint's convention:
 //   Interleaved = true:  (x[2i], x[2i + 1])             llama2.c's run.c, Meta's original Llama code
@@ -29,6 +30,7 @@ override Interleaved: bool = true;
 @group(0) @binding(1) var<uniform> step_params: StepParams;  // written per forward pass
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;  // [T, nHeads, headDim]
 @group(0) @binding(3) var<storage, read> freqs: array<f32>;    // [headDim / 2]
+@group(0) @binding(4) var<storage, read> positions: array<u32>; // [T] absolute position of each token
 
 // Angles reach thousands of radians (position 4096 × freq 1), and GPU sin and cos are only loosely
 // specified: WGSL promises 2^-11 absolute error, and only inside [-π, π] (SwiftShader really is that coarse).
@@ -95,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u,
   }
 
   // The angle is one f32 multiply of two exact f32 values, so the CPU reference can reproduce it bit for bit.
-  let angle = f32(step_params.pos0 + t) * freqs[pair];
+  let angle = f32(positions[t]) * freqs[pair];
   let cs = cos_sin(angle);
   let c = cs.x;
   let s = cs.y;
