@@ -9,6 +9,7 @@ import { generate } from './generate.ts';
 import { benchCache } from './bench/cache.ts';
 import { benchKv } from './bench/kv.ts';
 import { benchAttention } from './bench/attention.ts';
+import { benchBatch } from './bench/batch.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
 
@@ -23,6 +24,8 @@ commands:
                                     paged vs contiguous KV memory on a seeded serving workload
   bench attention [--contexts 512,2048] [--batches 1,8] [--block-size B] [--json]
                                     paged vs contiguous decode attention kernel time (timestamp queries)
+  bench batch [--model M] [--batches 1,2,4,8,16] [--steps N] [--runs R] [--json]
+                                    decode tokens/s with B sequences in each forward pass
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
       if (what === 'cache') return benchCache(args);
       if (what === 'kv') return benchKv(args);
       if (what === 'attention') return benchAttention(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention)`);
+      if (what === 'batch') return benchBatch(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch)`);
     }
     case undefined:
     case 'help':

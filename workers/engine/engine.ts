@@ -135,6 +135,11 @@ export class Engine implements EngineApi {
     return this.#tokenizer;
   }
 
+  /** The GPU context once capabilities() found one (benchmarks build models on it directly). */
+  get gpuContext(): GpuContext | null {
+    return this.#ctx;
+  }
+
   /** The paged pool's block manager (null with a contiguous cache): tests and lessons inspect it. */
   get blocks(): BlockManager | null {
     return this.#blocks;

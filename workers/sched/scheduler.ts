@@ -64,13 +64,24 @@ export interface Scheduler {
   schedule(state: SchedulerState): Decision;
 }
 
-/** Iteration time of a forward pass over `tokens` tokens: fixedMs + perTokenMs × tokens (launch-bound small model). */
+/**
+ * Time of one forward pass over `tokens` tokens. linear (default): fixedMs + perTokenMs × tokens (a
+ * launch-bound small model). roofline: max(fixedMs, perTokenMs × tokens) — a pass is bound by reading the
+ * weights (fixedMs) until it has enough tokens to be compute-bound, so small token counts ride along free.
+ */
 export interface CostModel {
   fixedMs: number;
   perTokenMs: number;
+  shape?: 'linear' | 'roofline';
 }
 
 export const DEFAULT_COST: CostModel = { fixedMs: 20, perTokenMs: 0.05 };
+
+export function iterationMs(cost: CostModel, tokens: number): number {
+  if (tokens === 0) return 0;
+  const work = cost.perTokenMs * tokens;
+  return cost.shape === 'roofline' ? Math.max(cost.fixedMs, work) : cost.fixedMs + work;
+}
 
 export interface SchedulerOptions {
   maxBatchSize?: number; // default 16
@@ -271,8 +282,8 @@ export class SlaAware extends ContinuousBatching {
 
   /** Prefill time of `tokens` tokens in full-budget chunks. */
   estimatePrefillMs(tokens: number): number {
-    const chunks = Math.ceil(tokens / this.tokenBudget);
-    return chunks * this.cost.fixedMs + tokens * this.cost.perTokenMs;
+    const full = Math.floor(tokens / this.tokenBudget);
+    return full * iterationMs(this.cost, this.tokenBudget) + iterationMs(this.cost, tokens - full * this.tokenBudget);
   }
 
   atRisk(w: WaitingRequest, nowMs: number): boolean {

@@ -11,18 +11,21 @@ describe('gemv_rows', () => {
     expect(parseWgslStruct(GEMV_ROWS_SOURCE, 'GemvRowsParams')).toEqual(GemvRowsParams.fields.map(([f, t]) => [f, t]));
   });
 
-  it('matches the CPU reference on 60 random shapes (odd row counts, cols not multiples of 4)', async () => {
+  it('matches the CPU reference on 60 random shapes and 1..16 tokens (odd row counts, cols not multiples of 4)', async () => {
     const ctx = await testGpu();
     const rand = seeded(77);
     for (let i = 0; i < 60; i++) {
       const rows = randInt(rand, 1, 400);
       const cols = randInt(rand, 1, 600);
+      const nTokens = i % 3 === 0 ? 1 : randInt(rand, 2, 16);
       const workgroupSize = [1, 16, 64, 100][i % 4]!;
       const w = randArray(rand, rows * cols);
-      const x = randArray(rand, cols);
-      const yb = storage(ctx, 'y', rows * 4);
-      await runDispatches(ctx, [createGemvRows(ctx, { label: `gemv_rows.${i}`, rows, cols, w: storage(ctx, 'w', w), x: storage(ctx, 'x', x), y: yb, workgroupSize })]);
-      expect(relMaxError(await readF32(ctx, yb, rows), gemvRef(w, x, rows, cols)), `rows=${rows} cols=${cols} wg=${workgroupSize}`).toBeLessThanOrEqual(1e-4);
+      const x = randArray(rand, nTokens * cols); // [nTokens, cols]
+      const yb = storage(ctx, 'y', nTokens * rows * 4);
+      await runDispatches(ctx, [createGemvRows(ctx, { label: `gemv_rows.${i}`, rows, cols, nTokens, w: storage(ctx, 'w', w), x: storage(ctx, 'x', x), y: yb, workgroupSize })]);
+      const expected = new Float32Array(nTokens * rows);
+      for (let t = 0; t < nTokens; t++) expected.set(gemvRef(w, x.subarray(t * cols, (t + 1) * cols), rows, cols), t * rows);
+      expect(relMaxError(await readF32(ctx, yb, nTokens * rows), expected), `rows=${rows} cols=${cols} T=${nTokens} wg=${workgroupSize}`).toBeLessThanOrEqual(1e-4);
       ctx.buffers.releaseOwner('test');
     }
   });

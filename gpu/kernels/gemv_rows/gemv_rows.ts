@@ -1,4 +1,5 @@
-// Host module for the row-per-invocation GEMV (y = W · x, short rows): pipeline, bindings and grid.
+// Host module for the row-per-invocation GEMV (y[t] = W · x[t] for a few tokens, short rows): pipeline,
+// bindings and grid.
 // Must not import from workers/ or web/.
 
 import code from './gemv_rows.wgsl?raw';
@@ -10,6 +11,7 @@ export const GEMV_ROWS_SOURCE = code;
 export const GemvRowsParams = uniformStruct('GemvRowsParams', [
   ['rows', 'u32'],
   ['cols', 'u32'],
+  ['nTokens', 'u32'],
 ] as const);
 
 export interface GemvRowsSpec {
@@ -17,8 +19,9 @@ export interface GemvRowsSpec {
   rows: number;
   cols: number;
   w: GPUBuffer; // [rows, cols] f32
-  x: GPUBuffer; // [cols] f32
-  y: GPUBuffer; // [rows] f32
+  x: GPUBuffer; // [nTokens, cols] f32
+  y: GPUBuffer; // [nTokens, rows] f32
+  nTokens?: number; // default 1
   workgroupSize?: number; // rows per workgroup, default 64
 }
 
@@ -33,7 +36,7 @@ export function createGemvRows(ctx: GpuContext, spec: GemvRowsSpec): Dispatch {
     owner: 'uniforms',
     size: GemvRowsParams.size,
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(GemvRowsParams.pack({ rows: spec.rows, cols: spec.cols })),
+    data: new Uint8Array(GemvRowsParams.pack({ rows: spec.rows, cols: spec.cols, nTokens: spec.nTokens ?? 1 })),
   });
   return {
     label: spec.label,

@@ -1,5 +1,7 @@
-// GEMV, one output row per invocation: y = W · x with no workgroup memory and no barriers.
-//   W: [rows, cols] f32, row-major      x: [cols] f32      y: [rows] f32
+// GEMV, one output row per invocation: y = W · x with no workgroup memory and no barriers — for a few
+// tokens at once (a decode batch): y[t, :] = W · x[t, :] for t < nTokens, each invocation's weight row read
+// from memory once and reused, from cache, for every token.
+//   W: [rows, cols] f32, row-major      x: [nTokens, cols] f32      y: [nTokens, rows] f32
 // Each invocation walks its row's columns alone and writes one output. When the rows are short (cols of a
 // few hundred, as in the small models this lab runs), this beats a workgroup-per-row reduction: there is no
 // synchronisation at all, which matters most on software adapters (SwiftShader runs barriers as context
@@ -8,6 +10,7 @@
 struct GemvRowsParams {
   rows: u32,
   cols: u32,
+  nTokens: u32,
 }
 
 // Rows per workgroup (one per invocation).
@@ -15,8 +18,8 @@ override WorkgroupSize: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: GemvRowsParams;
 @group(0) @binding(1) var<storage, read> w: array<f32>;        // [rows, cols]
-@group(0) @binding(2) var<storage, read> x: array<f32>;        // [cols]
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;  // [rows]
+@group(0) @binding(2) var<storage, read> x: array<f32>;        // [nTokens, cols]
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;  // [nTokens, rows]
 
 @compute @workgroup_size(WorkgroupSize)
 fn main(@builtin(global_invocation_id) gid: vec3u,
@@ -27,16 +30,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u,
     return;
   }
   let base = row * params.cols;
-  // Four independent partial sums let the multiply-adds overlap instead of waiting on one another.
-  var acc = vec4f(0.0);
   let cols4 = params.cols & ~3u;
-  for (var c = 0u; c < cols4; c += 4u) {
-    acc += vec4f(w[base + c], w[base + c + 1u], w[base + c + 2u], w[base + c + 3u]) *
-           vec4f(x[c], x[c + 1u], x[c + 2u], x[c + 3u]);
+  for (var t = 0u; t < params.nTokens; t += 1u) {
+    let xt = t * params.cols; // this token's input row
+    // Four independent partial sums let the multiply-adds overlap instead of waiting on one another.
+    var acc = vec4f(0.0);
+    for (var c = 0u; c < cols4; c += 4u) {
+      acc += vec4f(w[base + c], w[base + c + 1u], w[base + c + 2u], w[base + c + 3u]) *
+             vec4f(x[xt + c], x[xt + c + 1u], x[xt + c + 2u], x[xt + c + 3u]);
+    }
+    var sum = (acc.x + acc.y) + (acc.z + acc.w);
+    for (var c = cols4; c < params.cols; c += 1u) {  // the last cols % 4 columns
+      sum += w[base + c] * x[xt + c];
+    }
+    y[t * params.rows + row] = sum;
   }
-  var sum = (acc.x + acc.y) + (acc.z + acc.w);
-  for (var c = cols4; c < params.cols; c += 1u) {  // the last cols % 4 columns
-    sum += w[base + c] * x[c];
-  }
-  y[row] = sum;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMatmul, MATMUL_SOURCE, MatmulParams, MatmulSpecError, type MatmulSpec } from './matmul.ts';
+import { matmulKernel, createMatmul, MATMUL_SOURCE, MatmulParams, MatmulSpecError, type MatmulSpec } from './matmul.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
@@ -36,8 +36,10 @@ describe('matmul', () => {
       const k = randInt(rand, 1, 300);
       const [tileSize, tileK] = tilings[i % tilings.length]!;
       const { err, dispatch } = await check(ctx, rand, { label: `matmul.${i}`, nTokens, n, k, tileSize, tileK });
-      // One token takes the GEMV kernel; more take the tiled one.
-      expect(dispatch.pipeline.label).toMatch(nTokens === 1 ? /^gemv_/ : /^matmul_tiled_/);
+      // Short rows and few tokens take the row-per-invocation GEMV; one long row the reduction GEMV; else tiled.
+      const kernel = nTokens > 1 && (tileSize !== undefined || tileK !== undefined) ? 'tiled' : matmulKernel(nTokens, k);
+      const expected = { 'gemv-rows': /^gemv_rows_/, gemv: /^gemv_f32_/, tiled: /^matmul_tiled_/ }[kernel];
+      expect(dispatch.pipeline.label).toMatch(expected);
       expect(err, `T=${nTokens} N=${n} K=${k} tile=${tileSize}/${tileK}`).toBeLessThanOrEqual(1e-4);
     }
   });

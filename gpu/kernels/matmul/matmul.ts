@@ -50,11 +50,13 @@ export interface MatmulSpec {
  * workgroup with a reduction (gemv), which spreads one row's memory traffic over many invocations.
  */
 export const GEMV_ROWS_MAX_K = 1024;
+/** Up to this many tokens (a decode batch), gemv_rows reuses each weight row for every token. */
+export const GEMV_ROWS_MAX_TOKENS = 16;
 
 /** Which kernel a pass of `nTokens` tokens gets: one token is a matrix-vector product. */
 export function matmulKernel(nTokens: number, k = Infinity): 'gemv-rows' | 'gemv' | 'tiled' {
-  if (nTokens > 1) return 'tiled';
-  return k <= GEMV_ROWS_MAX_K ? 'gemv-rows' : 'gemv';
+  if (k <= GEMV_ROWS_MAX_K && nTokens <= GEMV_ROWS_MAX_TOKENS) return 'gemv-rows';
+  return nTokens === 1 ? 'gemv' : 'tiled';
 }
 
 function validate(ctx: GpuContext, spec: MatmulSpec): void {
@@ -98,9 +100,10 @@ export function createMatmul(ctx: GpuContext, spec: MatmulSpec): Dispatch {
   validate(ctx, spec);
   const { nTokens, n, k } = spec;
 
-  const kernel = matmulKernel(nTokens, k);
+  // Explicit tile options ask for the tiled kernel (tests, tuning); otherwise the shape decides.
+  const kernel = nTokens > 1 && (spec.tileSize !== undefined || spec.tileK !== undefined) ? 'tiled' : matmulKernel(nTokens, k);
   if (kernel === 'gemv-rows') {
-    return createGemvRows(ctx, { label: spec.label, rows: n, cols: k, w: spec.w, x: spec.x, y: spec.y });
+    return createGemvRows(ctx, { label: spec.label, rows: n, cols: k, w: spec.w, x: spec.x, y: spec.y, nTokens });
   }
   if (kernel === 'gemv') {
     // One token: y[0, :] = w · x[0, :], exactly GEMV with W = w [N, K]. A workgroup sums one row of K

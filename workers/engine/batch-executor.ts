@@ -1,0 +1,80 @@
+// The execution half of continuous batching: given what the scheduler chose for this iteration (prefill
+// chunks of some sequences, one decode token of others), give every new token its KV slot through the block
+// manager, run them all in one batched forward pass, and hand back each sequence's next-token logits.
+// Policy (who runs, who waits, who is preempted) is the scheduler's; this only executes. No DOM, no comlink.
+
+import type { BlockManager } from '../kv/block-manager.ts';
+import type { BatchEntry, LlamaModel } from '../model/llama.ts';
+
+export interface SeqWork {
+  seq: number;
+  /** New tokens to compute: a chunk of the prompt, or the one token sampled last iteration. */
+  tokens: number[];
+}
+
+export class KvPoolFullError extends Error {
+  override readonly name = 'KvPoolFullError';
+  constructor(readonly seq: number) {
+    super(`the KV pool has no free block for sequence ${seq}`);
+  }
+}
+
+export class BatchExecutor {
+  /** Tokens each live sequence has in the KV cache (its next position). */
+  readonly #computed = new Map<number, number>();
+
+  constructor(
+    readonly model: LlamaModel,
+    readonly blocks: BlockManager,
+  ) {}
+
+  /**
+   * Registers a sequence with its whole prompt and returns how many leading tokens the prefix cache already
+   * holds: the caller computes only prompt.slice(cached). A cached block's KV must be written before anyone
+   * reads it — in an earlier pass, or earlier in the same pass (each layer writes K/V before its attention
+   * dispatch) — so a scheduler must not defer the prefill of a prefix that a later sequence already shares.
+   */
+  admit(seq: number, prompt: readonly number[]): number {
+    const r = this.blocks.addSequence(seq, prompt);
+    if (!('slots' in r)) throw new KvPoolFullError(seq);
+    this.#computed.set(seq, r.cachedTokens);
+    return r.cachedTokens;
+  }
+
+  /** Runs one iteration: every sequence's new tokens in one forward pass. Logits come back in `work` order. */
+  async step(work: readonly SeqWork[]): Promise<Float32Array[]> {
+    const entries: BatchEntry[] = work.map(({ seq, tokens }) => {
+      const pos0 = this.#computed.get(seq);
+      if (pos0 === undefined) throw new Error(`batch: sequence ${seq} was not admitted`);
+      const known = this.blocks.tokens(seq).length; // prompt tokens are placed at admission
+      const slots: number[] = [];
+      tokens.forEach((token, i) => {
+        const pos = pos0 + i;
+        if (pos < known) {
+          slots.push(this.#slotOf(seq, pos));
+          return;
+        }
+        const r = this.blocks.append(seq, token);
+        if (!('slot' in r)) throw new KvPoolFullError(seq);
+        if (r.cow) this.model.copyBlock(r.cow.from, r.cow.to);
+        slots.push(r.slot);
+      });
+      this.#computed.set(seq, pos0 + tokens.length);
+      return { tokens, pos0, slots, blockTable: this.blocks.blockTable(seq) };
+    });
+    return this.model.forwardBatch(entries);
+  }
+
+  /** A finished (or preempted) sequence gives its blocks back; full ones stay in the prefix cache. */
+  release(seq: number): void {
+    if (this.blocks.has(seq)) this.blocks.free(seq);
+    this.#computed.delete(seq);
+  }
+
+  #slotOf(seq: number, pos: number): number {
+    const table = this.blocks.blockTable(seq);
+    const block = table[Math.floor(pos / this.blocks.blockSize)];
+    if (block === undefined) throw new Error(`batch: sequence ${seq} has no block for position ${pos}`);
+    return block * this.blocks.blockSize + (pos % this.blocks.blockSize);
+  }
+}
