@@ -84,26 +84,10 @@ export function simulate(scheduler: Scheduler, requests: readonly Request[], opt
   let now = 0;
   let preemptions = 0;
 
-  const view: BlockView = {
-    get free() {
-      return bm.numAllocatableBlocks;
-    },
-    blockSize,
-    blocksFor({ id }, nTokens) {
-      const s = seqs.get(id);
-      if (s === undefined) throw new SchedError('bad-decision', `blocksFor: unknown request ${id}`);
-      if (s.run === null) {
-        const plan = bm.planAdd(context(s).slice(0, Math.max(1, nTokens)));
-        return plan.needBlocks + plan.revivedBlocks;
-      }
-      const held = bm.tokens(id).length;
-      return Math.ceil((held + nTokens) / blockSize) - Math.ceil(held / blockSize);
-    },
-    releasable({ id }) {
-      if (!bm.has(id)) return 0;
-      return bm.blockTable(id).filter((b) => bm.refCount(b) === 1).length;
-    },
-  };
+  const view = blockView(bm, (id) => {
+    const s = seqs.get(id);
+    return s === undefined ? undefined : context(s);
+  });
 
   for (let it = 0; timelines.length < arrivals.length; it++) {
     if (it >= maxIterations) throw new SchedError('stalled', `simulation did not finish in ${maxIterations} iterations`);
@@ -213,6 +197,34 @@ export function simulate(scheduler: Scheduler, requests: readonly Request[], opt
   }
   timelines.sort((a, b) => a.id - b.id);
   return { timelines, iterations, preemptions, events, metrics: servingMetrics(timelines, iterations, options.slo) };
+}
+
+/**
+ * The scheduler's view of a BlockManager (the engine uses it too). A registered id is running: it grows
+ * from the tokens it holds; any other id is waiting and `contextOf` gives the tokens it would register
+ * (its prompt plus tokens generated before a preemption), so prefix-cache hits lower its need.
+ */
+export function blockView(bm: BlockManager, contextOf: (id: number) => readonly number[] | undefined): BlockView {
+  const bs = bm.blockSize;
+  return {
+    get free() {
+      return bm.numAllocatableBlocks;
+    },
+    blockSize: bs,
+    blocksFor({ id }, nTokens) {
+      if (bm.has(id)) {
+        const held = bm.tokens(id).length;
+        return Math.ceil((held + nTokens) / bs) - Math.ceil(held / bs);
+      }
+      const tokens = contextOf(id);
+      if (tokens === undefined) throw new SchedError('bad-decision', `blocksFor: unknown request ${id}`);
+      const plan = bm.planAdd(tokens.slice(0, Math.max(1, nTokens)));
+      return plan.needBlocks + plan.revivedBlocks; // revived cached blocks stop being allocatable too
+    },
+    releasable({ id }) {
+      return bm.has(id) ? bm.blockTable(id).filter((b) => bm.refCount(b) === 1).length : 0;
+    },
+  };
 }
 
 /** Rejects a decision that names unknown ids, breaks the budget or batch size, or decodes unprefilled sequences. */
