@@ -42,6 +42,6 @@ export function createGemvRows(ctx: GpuContext, spec: GemvRowsSpec): Dispatch {
     label: spec.label,
     pipeline,
     bindGroup: bindBuffers(ctx, spec.label, pipeline, [params, spec.w, spec.x, spec.y]),
-    workgroups: grid1d(Math.ceil(spec.rows / workgroupSize)),
+    workgroups: grid1d(Math.ceil((spec.rows * (spec.nTokens ?? 1)) / workgroupSize)),
   };
 }
