@@ -65,9 +65,15 @@ export class BatchExecutor {
     return this.model.forwardBatch(entries);
   }
 
-  /** A finished (or preempted) sequence gives its blocks back; full ones stay in the prefix cache. */
+  /** A finished sequence gives its blocks back; full ones stay in the prefix cache. */
   release(seq: number): void {
     if (this.blocks.has(seq)) this.blocks.free(seq);
+    this.#computed.delete(seq);
+  }
+
+  /** Recompute preemption: the sequence's blocks go back now; it is admitted again later from scratch. */
+  preempt(seq: number): void {
+    if (this.blocks.has(seq)) this.blocks.preempt(seq);
     this.#computed.delete(seq);
   }
 
