@@ -1,7 +1,8 @@
-// `decode-lab bench batch`: what batching buys. Decodes B sequences together (one forward pass per
-// iteration carries one token of each; weights are read once per pass) for B = 1, 2, 4, 8, 16 and reports
-// output tokens/s, medians of several runs. The serving-policy comparison (static vs continuous vs
-// SLA-aware on a Poisson trace) joins this command when the engine's scheduler loop lands.
+// `decode-lab bench batch`: what batching buys, on the real engine.
+//   default: the same seeded Poisson trace of mixed requests (chat, summarize, code) served under static,
+//            continuous and SLA-aware batching; vLLM's serving metrics per policy.
+//   --decode-only: B sequences decoded together (one forward pass per iteration carries one token of each;
+//            weights are read once per pass) for B = 1, 2, 4, 8, 16; output tokens/s, medians of runs.
 
 import { dawnGpu, releaseDawn } from '../../gpu/node.ts';
 import { BatchExecutor } from '../../workers/engine/batch-executor.ts';
@@ -13,6 +14,9 @@ import { Rng } from '../../workers/sampling/rng.ts';
 import { parseFlags, UsageError } from '../args.ts';
 import { resolveModelSource } from '../model-source.ts';
 import { modelDisplayName, parseModelFiles } from '../../workers/engine/load-model.ts';
+import { serve } from '../../workers/engine/serving.ts';
+import { createScheduler, type PolicyName } from '../../workers/sched/scheduler.ts';
+import { generateRequests, type RequestKind } from '../../workers/sched/workload.ts';
 import { fetchModelFiles } from '../../workers/loaders/sources.ts';
 
 function median(xs: number[]): number {
@@ -22,7 +26,12 @@ function median(xs: number[]): number {
 }
 
 export async function benchBatch(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { model: 'string', tokenizer: 'string', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number', json: 'boolean' });
+  const f = parseFlags(argv, {
+    model: 'string', tokenizer: 'string', json: 'boolean',
+    'decode-only': 'boolean', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number',
+    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number',
+  });
+  if (!f['decode-only']) return benchPolicies(f);
   const batches = (f.batches ?? '1,2,4,8,16').split(',').map(Number);
   const steps = f.steps ?? 64;
   const runs = f.runs ?? 5;
@@ -69,6 +78,63 @@ export async function benchBatch(argv: string[]): Promise<number> {
   const out = { model: name, steps, runs, promptLen, decode: results, speedup8vs1: one && eight ? Number((eight.tokensPerSec / one.tokensPerSec).toFixed(2)) : null, device: report.capabilities.adapter };
   if (f.json) process.stdout.write(JSON.stringify(out) + '\n');
   else for (const r of results) process.stdout.write(`batch ${String(r.batch).padStart(2)}: ${r.tokensPerSec} tokens/s (${r.msPerIteration} ms per iteration)\n`);
+  model.dispose();
+  await probe.dispose();
+  releaseDawn();
+  return 0;
+}
+
+/** A request mix scaled to a small model's context (the library default assumes 1–2k-token contexts). */
+function mixFor(maxSeqLen: number): RequestKind[] {
+  const c = (x: number) => Math.max(4, Math.floor((x * maxSeqLen) / 512));
+  return [
+    { name: 'chat', weight: 0.5, prompt: [c(16), c(96)], output: [c(16), c(96)] },
+    { name: 'summarize', weight: 0.25, prompt: [c(128), c(256)], output: [c(8), c(32)] },
+    { name: 'code', weight: 0.25, prompt: [c(8), c(48)], output: [c(64), c(160)] },
+  ];
+}
+
+async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boolean; policy?: string; requests?: number; rate?: number; seed?: number; 'max-batch'?: number }): Promise<number> {
+  const policies = (f.policy ? [f.policy] : ['static', 'continuous', 'sla']) as PolicyName[];
+  for (const p of policies) if (!['static', 'continuous', 'sla'].includes(p)) throw new UsageError(`--policy must be static, continuous or sla, got "${p}"`);
+  const nRequests = f.requests ?? 16;
+  const rate = f.rate ?? 8;
+  const seed = f.seed ?? 1;
+  const maxBatch = f['max-batch'] ?? 8;
+  const probe = new Engine({ gpu: dawnGpu });
+  const report = await probe.capabilities();
+  if (!report.ok) throw Object.assign(new Error(report.message), { code: report.code });
+  const ctx = probe.gpuContext!;
+  const source = resolveModelSource(f.model, f.tokenizer);
+  const parsed = await parseModelFiles(await fetchModelFiles(source, {}));
+  const c = parsed.weights.config;
+  const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
+    .map((r) => ({ ...r, prompt: [c.bosTokenId, ...r.prompt.slice(1)] }));
+  const blockSize = 16;
+  const nBlocks = maxBatch * Math.ceil(c.maxSeqLen / blockSize);
+  const tokenBudget = 256;
+  const model = await LlamaModel.create(ctx, parsed.weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
+  const out: Record<string, unknown> = {};
+  for (const policy of policies) {
+    const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
+    const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature: 1, topK: 0, topP: 1 }, seed });
+    const m = r.metrics;
+    out[policy] = {
+      outputTokensPerSec: Number(m.outputThroughput.toFixed(1)),
+      requestsPerSec: Number(m.requestThroughput.toFixed(3)),
+      tpotP50Ms: Number(m.tpotMs.p50.toFixed(2)),
+      ttftP50Ms: Number(m.ttftMs.p50.toFixed(1)),
+      ttftP90Ms: Number(m.ttftMs.p90.toFixed(1)),
+      itlP50Ms: Number(m.itlMs.p50.toFixed(2)),
+      e2eP50Ms: Number(m.e2eMs.p50.toFixed(1)),
+      meanBatchSize: Number(m.batchSize.mean.toFixed(2)),
+      preemptions: r.preemptions,
+      outputTokens: m.outputTokens,
+    };
+    process.stderr.write(`decode-lab: ${policy}: ${m.outputThroughput.toFixed(1)} tokens/s, p50 TPOT ${m.tpotMs.p50.toFixed(1)} ms, p50 TTFT ${m.ttftMs.p50.toFixed(0)} ms\n`);
+  }
+  const result = { model: modelDisplayName(source, parsed.name), requests: nRequests, ratePerSec: rate, seed, maxBatchSize: maxBatch, tokenBudget, policies: out, device: report.capabilities.adapter };
+  process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();
   releaseDawn();
