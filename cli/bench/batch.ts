@@ -29,7 +29,7 @@ export async function benchBatch(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: 'string', tokenizer: 'string', json: 'boolean',
     'decode-only': 'boolean', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number',
-    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number',
+    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number',
   });
   if (!f['decode-only']) return benchPolicies(f);
   const batches = (f.batches ?? '1,2,4,8,16').split(',').map(Number);
@@ -94,7 +94,7 @@ function mixFor(maxSeqLen: number): RequestKind[] {
   ];
 }
 
-async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boolean; policy?: string; requests?: number; rate?: number; seed?: number; 'max-batch'?: number }): Promise<number> {
+async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boolean; policy?: string; requests?: number; rate?: number; seed?: number; 'max-batch'?: number; 'token-budget'?: number }): Promise<number> {
   const policies = (f.policy ? [f.policy] : ['static', 'continuous', 'sla']) as PolicyName[];
   for (const p of policies) if (!['static', 'continuous', 'sla'].includes(p)) throw new UsageError(`--policy must be static, continuous or sla, got "${p}"`);
   const nRequests = f.requests ?? 16;
@@ -112,7 +112,8 @@ async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boo
     .map((r) => ({ ...r, prompt: [c.bosTokenId, ...r.prompt.slice(1)] }));
   const blockSize = 16;
   const nBlocks = maxBatch * Math.ceil(c.maxSeqLen / blockSize);
-  const tokenBudget = 256;
+  const tokenBudget = f['token-budget'] ?? 256;
+  if (!Number.isInteger(tokenBudget) || tokenBudget < 1) throw new UsageError('--token-budget must be a positive integer');
   const model = await LlamaModel.create(ctx, parsed.weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
   const out: Record<string, unknown> = {};
   for (const policy of policies) {
