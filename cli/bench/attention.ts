@@ -10,6 +10,7 @@ import { StepParams } from '../../gpu/kernels/step.ts';
 import { createAttention } from '../../gpu/kernels/attention/attention.ts';
 import { createPagedAttention } from '../../gpu/kernels/paged_attention/paged_attention.ts';
 import { parseFlags, UsageError } from '../args.ts';
+import { median } from './stats.ts';
 
 interface Shape {
   nHeads: number;
@@ -28,11 +29,6 @@ export interface AttentionBenchCase {
   maxAbsDiff: number; // paged vs contiguous outputs on this device (sanity)
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Cheap seeded fill (an LCG) in [−1, 1): the pools are large, and timing does not need a good generator. */
 function fill(n: number, seed: number): Float32Array {

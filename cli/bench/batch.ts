@@ -18,11 +18,20 @@ import { serve } from '../../workers/engine/serving.ts';
 import { createScheduler, type PolicyName } from '../../workers/sched/scheduler.ts';
 import { generateRequests, type RequestKind } from '../../workers/sched/workload.ts';
 import { fetchModelFiles } from '../../workers/loaders/sources.ts';
+import { median } from './stats.ts';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+
+/**
+ * A GPU device and a model's validated weights, for benchmarks that build their own LlamaModel (a batched KV
+ * pool) rather than going through Engine.load.
+ */
+async function openModel(f: { model?: string; tokenizer?: string }) {
+  const probe = new Engine({ gpu: dawnGpu });
+  const report = await probe.capabilities();
+  if (!report.ok) throw Object.assign(new Error(report.message), { code: report.code });
+  const source = resolveModelSource(f.model, f.tokenizer);
+  const parsed = await parseModelFiles(await fetchModelFiles(source, {}));
+  return { probe, report, ctx: probe.gpuContext!, weights: parsed.weights, name: modelDisplayName(source, parsed.name) };
 }
 
 export async function benchBatch(argv: string[]): Promise<number> {
@@ -39,14 +48,7 @@ export async function benchBatch(argv: string[]): Promise<number> {
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new UsageError('--batches takes integers in 1..64, e.g. 1,8');
   const maxBatch = Math.max(...batches);
 
-  const probe = new Engine({ gpu: dawnGpu });
-  const report = await probe.capabilities();
-  if (!report.ok) throw Object.assign(new Error(report.message), { code: report.code });
-  const ctx = probe.gpuContext!;
-  const source = resolveModelSource(f.model, f.tokenizer);
-  const parsed = await parseModelFiles(await fetchModelFiles(source, {}));
-  const { weights } = parsed;
-  const name = modelDisplayName(source, parsed.name);
+  const { probe, report, ctx, weights, name } = await openModel(f);
   const c = weights.config;
   const maxSeqLen = Math.min(c.maxSeqLen, promptLen + steps + 1);
   const blockSize = 16;
@@ -101,20 +103,15 @@ async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boo
   const rate = f.rate ?? 8;
   const seed = f.seed ?? 1;
   const maxBatch = f['max-batch'] ?? 8;
-  const probe = new Engine({ gpu: dawnGpu });
-  const report = await probe.capabilities();
-  if (!report.ok) throw Object.assign(new Error(report.message), { code: report.code });
-  const ctx = probe.gpuContext!;
-  const source = resolveModelSource(f.model, f.tokenizer);
-  const parsed = await parseModelFiles(await fetchModelFiles(source, {}));
-  const c = parsed.weights.config;
+  const { probe, report, ctx, weights, name } = await openModel(f);
+  const c = weights.config;
   const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
     .map((r) => ({ ...r, prompt: [c.bosTokenId, ...r.prompt.slice(1)] }));
   const blockSize = 16;
   const nBlocks = maxBatch * Math.ceil(c.maxSeqLen / blockSize);
   const tokenBudget = f['token-budget'] ?? 256;
   if (!Number.isInteger(tokenBudget) || tokenBudget < 1) throw new UsageError('--token-budget must be a positive integer');
-  const model = await LlamaModel.create(ctx, parsed.weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
+  const model = await LlamaModel.create(ctx, weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
   const out: Record<string, unknown> = {};
   for (const policy of policies) {
     const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
@@ -134,7 +131,7 @@ async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boo
     };
     process.stderr.write(`decode-lab: ${policy}: ${m.outputThroughput.toFixed(1)} tokens/s, p50 TPOT ${m.tpotMs.p50.toFixed(1)} ms, p50 TTFT ${m.ttftMs.p50.toFixed(0)} ms\n`);
   }
-  const result = { model: modelDisplayName(source, parsed.name), requests: nRequests, ratePerSec: rate, seed, maxBatchSize: maxBatch, tokenBudget, policies: out, device: report.capabilities.adapter };
+  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, maxBatchSize: maxBatch, tokenBudget, policies: out, device: report.capabilities.adapter };
   process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();

@@ -6,12 +6,8 @@ import { dawnGpu, releaseDawn } from '../../gpu/node.ts';
 import { Engine } from '../../workers/engine/engine.ts';
 import { parseFlags, UsageError } from '../args.ts';
 import { resolveModelSource } from '../model-source.ts';
+import { median } from './stats.ts';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function benchCache(argv: string[]): Promise<number> {
   const f = parseFlags(argv, { model: 'string', tokenizer: 'string', steps: 'number', runs: 'number', buckets: 'number', json: 'boolean' });

@@ -2,6 +2,7 @@
 
 import { acquireNodeGpu } from '../node.ts';
 import type { GpuContext } from '../device.ts';
+import { StepParams } from '../kernels/step.ts';
 
 let shared: Promise<GpuContext> | undefined;
 
@@ -24,4 +25,15 @@ export function storage(ctx: GpuContext, label: string, data: ArrayBufferView | 
 
 export async function readF32(ctx: GpuContext, buffer: GPUBuffer, length: number): Promise<Float32Array> {
   return new Float32Array(await ctx.read(buffer, length * 4));
+}
+
+/** The shared StepParams uniform {nTokens, pos0} that position-dependent kernels bind. */
+export function stepUniform(ctx: GpuContext, nTokens: number, pos0 = 0): GPUBuffer {
+  return ctx.allocateNow({
+    label: 'step',
+    owner: 'test',
+    size: StepParams.size,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    data: new Uint8Array(StepParams.pack({ nTokens, pos0 })),
+  });
 }

@@ -22,14 +22,4 @@ export function randArray(rand: () => number, n: number, scale = 1): Float32Arra
   return out;
 }
 
-/** Max |a - b| divided by the largest |b| (1 when b is all zeros): the project's f32 kernel error measure. */
-export function relMaxError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
-  let maxDiff = 0;
-  let maxMag = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
-    maxMag = Math.max(maxMag, Math.abs(b[i]!));
-  }
-  return maxDiff / (maxMag || 1);
-}
+export { relMaxError } from '../compare.ts';

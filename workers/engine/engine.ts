@@ -13,7 +13,6 @@ import type {
   ModelSource,
 } from '../api.ts';
 import type { GpuContext } from '../../gpu/device.ts';
-import { Profiler } from '../../gpu/profiler.ts';
 import { probeCapabilities } from './capabilities.ts';
 import { runGemvCheck } from './gemv-check.ts';
 import { Generation } from './generation.ts';
@@ -61,7 +60,7 @@ export class Engine implements EngineApi {
     if (this.#report) return this.#report;
     const { report, ctx } = await probeCapabilities(await this.options.gpu(), this.options.secureContext ?? true);
     this.#ctx = ctx;
-    this.#report = report.ok ? { ...report, profiler: ctx && new Profiler(ctx, 1).mode === 'timestamp' ? 'timestamp' : 'cpu' } : report;
+    this.#report = report.ok ? { ...report, profiler: report.capabilities.timestampQuery ? 'timestamp' : 'cpu' } : report;
     ctx?.device.lost.then((info) => {
       if (!ctx.disposed) this.bus.emit({ kind: 'device.lost', reason: info.reason, message: info.message });
     });

@@ -9,6 +9,7 @@ import { gemvRef } from '../../gpu/kernels/gemv/gemv.ref.ts';
 import { Profiler } from '../../gpu/profiler.ts';
 import type { GemvCheck } from '../api.ts';
 import { Rng } from '../sampling/rng.ts';
+import { relMaxError } from '../../gpu/compare.ts';
 
 /** f32 accumulation over a few thousand terms stays well inside this; a broken kernel lands far outside. */
 export const GEMV_TOLERANCE = 1e-4;
@@ -38,16 +39,8 @@ function randomVector(rng: Rng, n: number): Float32Array {
   return out;
 }
 
-/** Max |got - want| divided by the largest |want| (1 when want is all zeros). */
-export function relMaxError(got: Float32Array, want: Float32Array): number {
-  let maxDiff = 0;
-  let maxMag = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-    maxMag = Math.max(maxMag, Math.abs(want[i]!));
-  }
-  return maxDiff / (maxMag || 1);
-}
+
+export { relMaxError };
 
 export async function runGemvCheck(ctx: GpuContext, rows: number, cols: number, seed: number): Promise<GemvCheck> {
   validateGemvArgs(rows, cols, seed);

@@ -219,10 +219,6 @@ export class LlamaModel {
     this.submits += 1;
   }
 
-  /** Dispatches in one forward pass of T tokens (builds the plan if needed). */
-  dispatchesPerPass(T: number): number {
-    return this.#plan(planBucket(T, this.activations.maxTokens), 1).dispatches.length;
-  }
 
   /** Releases every buffer this model made: weights, activations, KV cache and its plans' uniforms. */
   dispose(): void {

@@ -5,7 +5,7 @@ import { StepParams } from '../step.ts';
 import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
 import type { GpuContext } from '../../device.ts';
-import { testGpu, storage, readF32 } from '../../testing/gpu.ts';
+import { testGpu, storage, readF32, stepUniform } from '../../testing/gpu.ts';
 import { seeded, randInt, randArray, relMaxError } from '../../testing/random.ts';
 
 interface Case {
@@ -16,16 +16,6 @@ interface Case {
   headDim: number;
   maxSeqLen: number;
   blockSize?: number;
-}
-
-function stepBuffer(ctx: GpuContext, nTokens: number, pos0: number): GPUBuffer {
-  return ctx.allocateNow({
-    label: 'step',
-    owner: 'test',
-    size: StepParams.size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(StepParams.pack({ nTokens, pos0 })),
-  });
 }
 
 /**
@@ -41,7 +31,7 @@ async function check(ctx: GpuContext, rand: () => number, c: Case, data?: { q: F
   const d = createAttention(ctx, {
     ...c,
     label: 'attention',
-    step: stepBuffer(ctx, nTokens, pos0),
+    step: stepUniform(ctx, nTokens, pos0),
     q: storage(ctx, 'q', q),
     kCache: storage(ctx, 'k', k),
     vCache: storage(ctx, 'v', v),
@@ -107,7 +97,7 @@ describe('attention', () => {
     const v = randArray(rand, shape.maxSeqLen * shape.nKvHeads * shape.headDim);
     const qb = storage(ctx, 'q', shape.nHeads * shape.headDim * 4);
     const outb = storage(ctx, 'out', shape.nHeads * shape.headDim * 4);
-    const step = stepBuffer(ctx, 1, 0);
+    const step = stepUniform(ctx, 1, 0);
     const d = createAttention(ctx, { ...shape, label: 'attention.decode', step, q: qb, kCache: storage(ctx, 'k', k), vCache: storage(ctx, 'v', v), out: outb });
     for (const pos0 of [0, 1, 63, 64, 65, 200, 299]) {
       const q = randArray(rand, shape.nHeads * shape.headDim);
@@ -129,7 +119,7 @@ describe('attention', () => {
     const v = randArray(rand, shape.maxSeqLen * shape.headDim);
     const sentinel = new Float32Array(q.length).fill(7);
     const outb = storage(ctx, 'out', sentinel);
-    const step = stepBuffer(ctx, 2, 5); // prepared for 4 tokens, run with 2
+    const step = stepUniform(ctx, 2, 5); // prepared for 4 tokens, run with 2
     const d = createAttention(ctx, { ...shape, nTokens: 4, label: 'attention.short', step, q: storage(ctx, 'q', q), kCache: storage(ctx, 'k', k), vCache: storage(ctx, 'v', v), out: outb });
     await runDispatches(ctx, [d]);
     const got = await readF32(ctx, outb, q.length);
@@ -145,7 +135,7 @@ describe('attention', () => {
     const f32 = (n: number) => storage(ctx, 'buf', n * 4);
     const ok: AttentionSpec = {
       label: 'bad',
-      step: stepBuffer(ctx, 2, 0),
+      step: stepUniform(ctx, 2, 0),
       q: f32(2 * 4 * 8), // [2, 4, 8]
       kCache: f32(16 * 2 * 8), // [16, 2, 8]
       vCache: f32(16 * 2 * 8),

@@ -3,20 +3,9 @@ import { createKvAppend, KV_APPEND_SOURCE, KvAppendParams } from './kv_append.ts
 import { kvAppendRef } from './kv_append.ref.ts';
 import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
-import type { GpuContext } from '../../device.ts';
 import { StepParams } from '../step.ts';
-import { testGpu, storage, readF32 } from '../../testing/gpu.ts';
+import { testGpu, storage, readF32, stepUniform } from '../../testing/gpu.ts';
 import { seeded, randInt, randArray, relMaxError } from '../../testing/random.ts';
-
-function stepBuffer(ctx: GpuContext, nTokens: number, pos0: number): GPUBuffer {
-  return ctx.allocateNow({
-    label: 'step',
-    owner: 'test',
-    size: StepParams.size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(StepParams.pack({ nTokens, pos0 })),
-  });
-}
 
 describe('kv_append', () => {
   it('declares the same uniform structs as its host module and step.ts', () => {
@@ -36,7 +25,7 @@ describe('kv_append', () => {
       const src = randArray(rand, nTokens * kvDim);
       const cache = randArray(rand, maxSeqLen * kvDim); // old contents that must survive outside the new rows
       const cacheBuffer = storage(ctx, 'cache', cache);
-      const step = stepBuffer(ctx, nTokens, pos0);
+      const step = stepUniform(ctx, nTokens, pos0);
       const d = createKvAppend(ctx, { label: `kv_append.${i}`, step, src: storage(ctx, 'src', src), cache: cacheBuffer, nTokens, kvDim, maxSeqLen, workgroupSize });
       await runDispatches(ctx, [d]);
       const err = relMaxError(await readF32(ctx, cacheBuffer, maxSeqLen * kvDim), kvAppendRef(src, cache, nTokens, kvDim, maxSeqLen, pos0));
@@ -51,7 +40,7 @@ describe('kv_append', () => {
     const kvDim = 7;
     const maxSeqLen = 9;
     const nTokens = 4; // the grid is sized for a 4-token prefill
-    const step = stepBuffer(ctx, nTokens, 0);
+    const step = stepUniform(ctx, nTokens, 0);
     const src = storage(ctx, 'src', nTokens * kvDim * 4);
     const cacheBuffer = storage(ctx, 'cache', maxSeqLen * kvDim * 4);
     const d = createKvAppend(ctx, { label: 'kv_append.reuse', step, src, cache: cacheBuffer, nTokens, kvDim, maxSeqLen });
@@ -78,7 +67,7 @@ describe('kv_append', () => {
     const src = randArray(rand, nTokens * kvDim);
     const cache = new Float32Array(maxSeqLen * kvDim);
     const cacheBuffer = storage(ctx, 'cache', cache);
-    const step = stepBuffer(ctx, nTokens, 2);
+    const step = stepUniform(ctx, nTokens, 2);
     const d = createKvAppend(ctx, { label: 'kv_append.wide', step, src: storage(ctx, 'src', src), cache: cacheBuffer, nTokens, kvDim, maxSeqLen, workgroupSize: 4 });
     expect(d.workgroups[1]).toBeGreaterThan(1);
     await runDispatches(ctx, [d]);
@@ -88,7 +77,7 @@ describe('kv_append', () => {
 
   it('rejects bad specs with a RangeError before allocating anything', async () => {
     const ctx = await testGpu();
-    const [step, src, cache] = [stepBuffer(ctx, 2, 0), storage(ctx, 'src', 2 * 3 * 4), storage(ctx, 'cache', 5 * 3 * 4)];
+    const [step, src, cache] = [stepUniform(ctx, 2, 0), storage(ctx, 'src', 2 * 3 * 4), storage(ctx, 'cache', 5 * 3 * 4)];
     const ok = { label: 'kv_append.bad', step, src, cache, nTokens: 2, kvDim: 3, maxSeqLen: 5 };
     const tinyStep = storage(ctx, 'tiny', 8);
     const before = ctx.buffers.count;

@@ -3,20 +3,9 @@ import { createKvWrite, KV_WRITE_SOURCE, KvWriteParams, NO_SLOT } from './kv_wri
 import { kvWriteRef } from './kv_write.ref.ts';
 import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
-import type { GpuContext } from '../../device.ts';
 import { StepParams } from '../step.ts';
-import { testGpu, storage, readF32 } from '../../testing/gpu.ts';
+import { testGpu, storage, readF32, stepUniform } from '../../testing/gpu.ts';
 import { seeded, randInt, randArray } from '../../testing/random.ts';
-
-function stepBuffer(ctx: GpuContext, nTokens: number): GPUBuffer {
-  return ctx.allocateNow({
-    label: 'step',
-    owner: 'test',
-    size: StepParams.size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(StepParams.pack({ nTokens, pos0: 0 })),
-  });
-}
 
 /** T distinct slots of a pool of nSlots, some replaced by out-of-range ones (nSlots, nSlots + k, NO_SLOT). */
 function randomSlots(rand: () => number, nTokens: number, nSlots: number): Uint32Array {
@@ -52,7 +41,7 @@ describe('kv_write', () => {
       const poolBuffer = storage(ctx, 'pool', pool);
       const d = createKvWrite(ctx, {
         label: `kv_write.${i}`,
-        step: stepBuffer(ctx, nTokens),
+        step: stepUniform(ctx, nTokens),
         slots: storage(ctx, 'slots', slots),
         src: storage(ctx, 'src', src),
         pool: poolBuffer,
@@ -79,7 +68,7 @@ describe('kv_write', () => {
     const src = randArray(rand, 4 * kvDim);
     const pool = new Float32Array(nSlots * kvDim).fill(-1);
     const poolBuffer = storage(ctx, 'pool', pool);
-    const step = stepBuffer(ctx, 3); // grid for 4, pass of 3
+    const step = stepUniform(ctx, 3); // grid for 4, pass of 3
     const d = createKvWrite(ctx, { label: 'kv_write.short', step, slots: storage(ctx, 'slots', slots), src: storage(ctx, 'src', src), pool: poolBuffer, nTokens: 4, kvDim, nSlots });
     await runDispatches(ctx, [d]);
     const got = await readF32(ctx, poolBuffer, nSlots * kvDim);
@@ -96,7 +85,7 @@ describe('kv_write', () => {
     const src = randArray(rand, nTokens * kvDim);
     const pool = new Float32Array(nSlots * kvDim);
     const poolBuffer = storage(ctx, 'pool', pool);
-    const d = createKvWrite(ctx, { label: 'kv_write.wide', step: stepBuffer(ctx, nTokens), slots: storage(ctx, 'slots', slots), src: storage(ctx, 'src', src), pool: poolBuffer, nTokens, kvDim, nSlots, workgroupSize: 4 });
+    const d = createKvWrite(ctx, { label: 'kv_write.wide', step: stepUniform(ctx, nTokens), slots: storage(ctx, 'slots', slots), src: storage(ctx, 'src', src), pool: poolBuffer, nTokens, kvDim, nSlots, workgroupSize: 4 });
     expect(d.workgroups[1]).toBeGreaterThan(1);
     await runDispatches(ctx, [d]);
     expect(await readF32(ctx, poolBuffer, nSlots * kvDim)).toEqual(kvWriteRef(src, slots, pool, nTokens, kvDim, nSlots));
@@ -105,7 +94,7 @@ describe('kv_write', () => {
 
   it('rejects bad specs with a RangeError before allocating anything', async () => {
     const ctx = await testGpu();
-    const [step, slots, src, pool, tiny] = [stepBuffer(ctx, 2), storage(ctx, 'slots', 2 * 4), storage(ctx, 'src', 2 * 3 * 4), storage(ctx, 'pool', 5 * 3 * 4), storage(ctx, 'tiny', 16)];
+    const [step, slots, src, pool, tiny] = [stepUniform(ctx, 2), storage(ctx, 'slots', 2 * 4), storage(ctx, 'src', 2 * 3 * 4), storage(ctx, 'pool', 5 * 3 * 4), storage(ctx, 'tiny', 16)];
     const ok = { label: 'kv_write.bad', step, slots, src, pool, nTokens: 2, kvDim: 3, nSlots: 5 };
     expect(() => createKvWrite(ctx, ok)).not.toThrow();
     const before = ctx.buffers.count;

@@ -12,20 +12,10 @@ import { StepParams } from '../step.ts';
 import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
 import type { GpuContext } from '../../device.ts';
-import { testGpu, storage, readF32 } from '../../testing/gpu.ts';
+import { testGpu, storage, readF32, stepUniform } from '../../testing/gpu.ts';
 import { seeded, randInt, randArray } from '../../testing/random.ts';
 
 const MISSING = 0xffffffff;
-
-function stepBuffer(ctx: GpuContext, nTokens: number): GPUBuffer {
-  return ctx.allocateNow({
-    label: 'step',
-    owner: 'test',
-    size: StepParams.size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(StepParams.pack({ nTokens, pos0: 0 })),
-  });
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -96,7 +86,7 @@ async function runPaged(ctx: GpuContext, rand: () => number, p: Paged, tokenSeq:
   const outb = storage(ctx, 'out', q.byteLength);
   const d = createPagedAttention(ctx, {
     label: 'paged_attention',
-    step: stepBuffer(ctx, nTokens),
+    step: stepUniform(ctx, nTokens),
     q: storage(ctx, 'q', q),
     kPool: storage(ctx, 'kPool', p.kPool),
     vPool: storage(ctx, 'vPool', p.vPool),
@@ -211,7 +201,7 @@ describe('paged_attention', () => {
     const outb = storage(ctx, 'out', new Float32Array(4 * n).fill(7));
     const d = createPagedAttention(ctx, {
       label: 'paged_attention.short',
-      step: stepBuffer(ctx, 3), // prepared for 4 queries, run with 3
+      step: stepUniform(ctx, 3), // prepared for 4 queries, run with 3
       q: storage(ctx, 'q', q),
       kPool: storage(ctx, 'kPool', p.kPool),
       vPool: storage(ctx, 'vPool', p.vPool),
@@ -241,7 +231,7 @@ describe('paged_attention', () => {
     const f32 = (n: number) => storage(ctx, 'buf', n * 4);
     const ok: PagedAttentionSpec = {
       label: 'bad',
-      step: stepBuffer(ctx, 2),
+      step: stepUniform(ctx, 2),
       q: f32(2 * 4 * 8), // [2, 4, 8]
       kPool: f32(6 * 4 * 2 * 8), // [6 blocks · 4 slots, 2 · 8]
       vPool: f32(6 * 4 * 2 * 8),

@@ -5,18 +5,8 @@ import { runDispatches } from '../../dispatch.ts';
 import { parseWgslStruct } from '../../uniforms.ts';
 import type { GpuContext } from '../../device.ts';
 import { StepParams } from '../step.ts';
-import { testGpu, storage, readF32 } from '../../testing/gpu.ts';
+import { testGpu, storage, readF32, stepUniform } from '../../testing/gpu.ts';
 import { seeded, randInt, randArray, relMaxError } from '../../testing/random.ts';
-
-function stepBuffer(ctx: GpuContext, nTokens: number, pos0: number): GPUBuffer {
-  return ctx.allocateNow({
-    label: 'step',
-    owner: 'test',
-    size: StepParams.size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    data: new Uint8Array(StepParams.pack({ nTokens, pos0 })),
-  });
-}
 
 /** [T] u32 positions pos0, pos0 + 1, … (one sequence's tokens), or the given list. */
 function positionsBuffer(ctx: GpuContext, nTokens: number, pos0: number | number[]): GPUBuffer {
@@ -39,7 +29,7 @@ interface RopeCase {
 
 async function gpuRope(ctx: GpuContext, x: Float32Array, s: RopeCase): Promise<Float32Array> {
   const xb = storage(ctx, 'x', x);
-  const d = createRope(ctx, { label: 'rope', step: stepBuffer(ctx, s.nTokens, s.pos0), x: xb, ...s, positions: positionsBuffer(ctx, s.nTokens, s.positions ?? s.pos0) });
+  const d = createRope(ctx, { label: 'rope', step: stepUniform(ctx, s.nTokens, s.pos0), x: xb, ...s, positions: positionsBuffer(ctx, s.nTokens, s.positions ?? s.pos0) });
   await runDispatches(ctx, [d]);
   const got = await readF32(ctx, xb, x.length);
   ctx.buffers.releaseOwner('test');
@@ -97,7 +87,7 @@ describe('rope', () => {
     const rand = seeded(19);
     const [nTokens, nHeads, headDim] = [5, 3, 10];
     const n = nTokens * nHeads * headDim;
-    const step = stepBuffer(ctx, nTokens, 0);
+    const step = stepUniform(ctx, nTokens, 0);
     const xb = storage(ctx, 'x', n * 4);
     const positions = storage(ctx, 'positions', nTokens * 4);
     const d = createRope(ctx, { label: 'rope.reuse', step, positions, x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'half' });
@@ -136,7 +126,7 @@ describe('rope', () => {
     const [nTokens, nHeads, headDim] = [9, 1, 60_000]; // 270,000 pairs: 67,500 workgroups of 4
     const x = randArray(seeded(20), nTokens * nHeads * headDim);
     const xb = storage(ctx, 'x', x);
-    const d = createRope(ctx, { label: 'rope.wide', step: stepBuffer(ctx, nTokens, 3), positions: positionsBuffer(ctx, nTokens, 3), x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'interleaved', workgroupSize: 4 });
+    const d = createRope(ctx, { label: 'rope.wide', step: stepUniform(ctx, nTokens, 3), positions: positionsBuffer(ctx, nTokens, 3), x: xb, nTokens, nHeads, headDim, theta: 10000, style: 'interleaved', workgroupSize: 4 });
     expect(d.workgroups[1]).toBeGreaterThan(1);
     await runDispatches(ctx, [d]);
     expect(relMaxError(await readF32(ctx, xb, x.length), ropeRef(x, nTokens, nHeads, headDim, 10000, 'interleaved', 3))).toBeLessThanOrEqual(1e-4);
@@ -145,7 +135,7 @@ describe('rope', () => {
 
   it('rejects bad specs with a RangeError before allocating anything', async () => {
     const ctx = await testGpu();
-    const [step, x] = [stepBuffer(ctx, 2, 0), storage(ctx, 'x', 2 * 3 * 4 * 4)];
+    const [step, x] = [stepUniform(ctx, 2, 0), storage(ctx, 'x', 2 * 3 * 4 * 4)];
     const ok = { label: 'rope.bad', step, x, positions: x, nTokens: 2, nHeads: 3, headDim: 4, theta: 10000, style: 'half' as RopeStyle };
     const before = ctx.buffers.count;
     expect(() => createRope(ctx, { ...ok, headDim: 3 })).toThrow(/even headDim/);
