@@ -31,3 +31,27 @@ test('opens with the bundled default target loaded, and generates its PyTorch gr
   expect(worker).toBeDefined();
   expect(await worker!.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)).toBe(true);
 });
+
+test('serves several prompts at once, side by side, each with the greedy tokens it gets alone', async ({ page }) => {
+  await page.goto('/#/lab');
+  await expect(page.getByTestId('model-name')).toHaveText('decode-lab-target', { timeout: 180_000 });
+  const prompts = golden.models.target.prompts; // PyTorch's greedy tokens for each
+  const n = 12;
+  await page.getByTestId('param-temperature').fill('0');
+  await page.getByTestId('batch-prompts').fill([...prompts.map((p) => p.prompt), 'One day, a little bird'].join('\n'));
+  await page.getByTestId('batch-max-tokens').fill(String(n));
+  await page.getByTestId('batch-send').click();
+  const cards = page.getByTestId('batch-request');
+  await expect(cards).toHaveCount(prompts.length + 1, { timeout: 30_000 });
+  for (let i = 0; i <= prompts.length; i++) await expect(cards.nth(i)).toHaveAttribute('data-state', 'finished', { timeout: 240_000 });
+  await expect(page.getByTestId('batch-status')).toContainText('requests finished');
+  for (const [i, p] of prompts.entries()) {
+    const ids = (await cards.nth(i).getAttribute('data-token-ids'))!.split(' ').map(Number);
+    expect(ids, p.prompt).toEqual(p.greedy.slice(0, n));
+    await expect(cards.nth(i).getByTestId('batch-text')).not.toBeEmpty();
+  }
+  // The requests really shared forward passes.
+  expect(Number(await page.getByTestId('batch-timeline').getAttribute('data-largest-batch'))).toBeGreaterThanOrEqual(2);
+  // While they run, a single generation waits; once done, Generate works again.
+  await expect(page.getByTestId('generate')).toBeEnabled();
+});

@@ -77,6 +77,33 @@ export interface GenerationResult {
   stats: GenerationStats;
 }
 
+/** One request for the serving loop (continuous batching): several may run at once, submitted any time. */
+export interface SubmitRequest {
+  prompt: string;
+  /** Most tokens to generate (≥ 1); the request also ends at the model's end of text. */
+  maxTokens: number;
+  temperature: number; // 0 = greedy
+  topK: number;
+  topP: number;
+  seed: number;
+  /** Higher is more important (the SLA-aware policy preempts lower priorities for it); default 0. */
+  priority?: number;
+}
+
+/** What submit() hands back at once: the request's id (its `seq` in the trace) and its prompt tokens. */
+export interface SubmittedRequest {
+  id: number;
+  promptTokenIds: number[];
+}
+
+/** A served request once it has finished. */
+export interface RequestResult {
+  id: number;
+  tokenIds: number[]; // generated tokens only
+  text: string;
+  stopReason: 'eos' | 'max-tokens' | 'stopped' | 'error';
+}
+
 export interface EngineApi {
   capabilities(): Promise<CapabilityReport>;
   runGemvCheck(rows: number, cols: number, seed: number): Promise<GemvCheck>;
@@ -92,7 +119,15 @@ export interface EngineApi {
   run(): Promise<GenerationResult>;
   /** start() then run(). */
   generate(prompt: string, params: GenerateParams): Promise<GenerationResult>;
-  /** Ends the current run within one iteration. */
+  /**
+   * Adds a request to the serving loop (continuous batching over the paged KV pool), starting the loop if
+   * it is idle; returns at once. Its tokens stream as trace events with seq = id; iteration.begin events
+   * carry each iteration's batch. Rejected while a single run (start/run/generate) is in progress.
+   */
+  submit(request: SubmitRequest): Promise<SubmittedRequest>;
+  /** Resolves when request `id` finishes (or is stopped). */
+  requestResult(id: number): Promise<RequestResult>;
+  /** Ends the current run, and every served request, within one iteration. */
   stop(): Promise<void>;
   dispose(): Promise<void>;
 }

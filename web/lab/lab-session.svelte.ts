@@ -19,6 +19,12 @@ import {
   type StatsView,
 } from './run-stats.ts';
 import { clampParams, DEFAULT_PARAMS } from './sampling-params.ts';
+import { addRequest, applyEvents, EMPTY_BATCH, parsePrompts, type BatchView } from './batch-view.ts';
+
+/** The batch panel's starting prompts: different lengths, so the requests join and leave at different times. */
+export const DEFAULT_BATCH_PROMPTS = ['Once upon a time', 'The little dog', 'Lily and Ben went to the park. They saw a big tree and', 'One day'].join('\n');
+/** Trace events kept for requests whose id is not known yet (submit's reply can trail their first events). */
+const RECENT_EVENTS = 2000;
 
 /** The model the Lab loads on opening: bundled with the app, so the Lab works offline at once. */
 export const DEFAULT_MODEL_ID = 'decode-lab-target';
@@ -73,6 +79,13 @@ export class LabSession {
   #stats = $state.raw<StatsView | null>(null);
   #stopReason = $state<GenerationResult['stopReason'] | null>(null);
   #runError = $state.raw<LabError | null>(null);
+
+  // Batch: several prompts served at once by the engine's continuous-batching loop
+  #batch = $state.raw<BatchView>(EMPTY_BATCH);
+  #batchPrompts = $state(DEFAULT_BATCH_PROMPTS);
+  #batchMaxTokens = $state(48);
+  #batchError = $state.raw<LabError | null>(null);
+  #recent: TraceEvent[] = [];
 
   readonly #handle: EngineHandle;
   #subscribed: EngineApi | null = null;
@@ -137,7 +150,62 @@ export class LabSession {
     return this.#runError;
   }
   get canGenerate(): boolean {
-    return this.#model !== null && this.#loading === null && (this.#phase === 'idle' || this.#phase === 'paused');
+    return this.#model !== null && this.#loading === null && (this.#phase === 'idle' || this.#phase === 'paused') && !this.batchActive;
+  }
+  get batch(): BatchView {
+    return this.#batch;
+  }
+  get batchPrompts(): string {
+    return this.#batchPrompts;
+  }
+  set batchPrompts(text: string) {
+    this.#batchPrompts = text;
+  }
+  get batchMaxTokens(): number {
+    return this.#batchMaxTokens;
+  }
+  set batchMaxTokens(n: number) {
+    this.#batchMaxTokens = n;
+  }
+  get batchError(): LabError | null {
+    return this.#batchError;
+  }
+  /** Some submitted request has not finished yet. */
+  get batchActive(): boolean {
+    return this.#batch.requests.some((r) => r.state !== 'finished');
+  }
+  get canSendBatch(): boolean {
+    return this.#model !== null && this.#loading === null && this.#phase === 'idle' && parsePrompts(this.#batchPrompts).length > 0;
+  }
+
+  /**
+   * Submits every line of the batch box as its own request (sampling settings shared, seeds consecutive).
+   * While earlier requests still run, the new ones join them; otherwise the view starts afresh.
+   */
+  async sendBatch(): Promise<void> {
+    if (!this.canSendBatch) return;
+    const engine = await this.#engine();
+    if (!engine) return;
+    const prompts = parsePrompts(this.#batchPrompts);
+    const maxTokens = Math.max(1, Math.min(4096, Math.round(Number(this.#batchMaxTokens)) || 48));
+    const p = clampParams(this.#params);
+    if (!this.batchActive) this.#batch = EMPTY_BATCH;
+    this.#batchError = null;
+    this.#errorEvents = [];
+    for (const [i, prompt] of prompts.entries()) {
+      try {
+        const { id } = await engine.submit({ prompt, maxTokens, temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed + i });
+        this.#batch = applyEvents(addRequest(this.#batch, id, prompt), this.#recent.filter((e) => 'seq' in e && e.seq === id));
+      } catch (err) {
+        this.#batchError = await this.#describe(err as Error);
+        return;
+      }
+    }
+  }
+
+  /** Ends every submitted request within one iteration. */
+  async stopBatch(): Promise<void> {
+    await this.#handle.engine?.stop();
   }
 
   /** Loads the bundled default once, the first time the engine is ready and nothing else is loaded. */
@@ -307,6 +375,11 @@ export class LabSession {
   }
 
   #receive(batch: TraceEvent[]): void {
+    this.#recent = [...this.#recent, ...batch].slice(-RECENT_EVENTS);
+    if (this.#batch.requests.length > 0) {
+      const next = applyEvents(this.#batch, batch);
+      if (next !== this.#batch) this.#batch = next;
+    }
     let progress = this.#progress;
     const tokens: OutputToken[] = [];
     const runEvents: TraceEvent[] = [];

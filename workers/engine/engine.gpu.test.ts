@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { dawnGpu } from '../../gpu/node.ts';
 import { Engine } from './engine.ts';
 import type { GenerateParams, ModelSource } from '../api.ts';
-import { readBytes, STORIES260K, TOK512 } from '../testing/models.ts';
+import { readBytes, STORIES260K, storiesSource, TOK512 } from '../testing/models.ts';
 import type { TraceEvent } from './trace.ts';
 
 interface GoldenCase {
@@ -14,13 +14,7 @@ interface GoldenCase {
 }
 const golden = JSON.parse(readFileSync(new URL('../model/testdata/stories260K-golden.json', import.meta.url), 'utf8')) as { steps: number; cases: GoldenCase[] };
 
-const stories: ModelSource = {
-  kind: 'files',
-  files: [
-    { name: 'stories260K.bin', data: readBytes(STORIES260K).slice().buffer },
-    { name: 'tok512.bin', data: readBytes(TOK512).slice().buffer },
-  ],
-};
+const stories: ModelSource = storiesSource();
 const greedy = (steps: number, kvCache = true): GenerateParams => ({ steps, temperature: 0, topK: 0, topP: 1, seed: 1, kvCache });
 
 async function engineWithStories(): Promise<Engine> {

@@ -11,6 +11,9 @@ import type {
   GenerationResult,
   ModelInfo,
   ModelSource,
+  RequestResult,
+  SubmitRequest,
+  SubmittedRequest,
 } from '../api.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { probeCapabilities } from './capabilities.ts';
@@ -21,7 +24,19 @@ import { TraceBus } from './trace-bus.ts';
 import type { TraceSink } from './trace.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import type { BlockManager } from '../kv/block-manager.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { Tokenizer, TokenStream } from '../tokenizer/tokenizer.ts';
+import { BatchExecutor } from './batch-executor.ts';
+import { ServingLoop } from './serving.ts';
+import { createScheduler } from '../sched/scheduler.ts';
+
+/** Tokens the serving loop's scheduler spends per iteration (decode tokens plus prefill chunks). */
+const SERVING_TOKEN_BUDGET = 256;
+
+interface Serving {
+  loop: ServingLoop;
+  streams: Map<number, TokenStream>; // per live request: its streaming detokenizer
+  ended: Promise<void>; // the loop has returned (stopped, or failed)
+}
 
 export interface EngineOptions {
   /** Returns the GPU object: navigator.gpu in a Worker, Dawn's in Node. */
@@ -34,7 +49,7 @@ export interface EngineOptions {
 export class EngineError extends Error {
   override readonly name = 'EngineError';
   constructor(
-    readonly code: 'no-gpu' | 'no-model' | 'no-run' | 'busy',
+    readonly code: 'no-gpu' | 'no-model' | 'no-run' | 'busy' | 'bad-request',
     message: string,
   ) {
     super(message);
@@ -53,6 +68,9 @@ export class Engine implements EngineApi {
   #run: Generation | null = null;
   #loadAbort: AbortController | null = null;
   #running = false;
+  #serving: Serving | null = null;
+  readonly #served = new Map<number, Promise<RequestResult>>(); // submitted requests' results, by id
+  readonly #servedTexts = new Map<number, string>(); // text streamed so far, by request id
 
   constructor(readonly options: EngineOptions) {}
 
@@ -113,6 +131,7 @@ export class Engine implements EngineApi {
   }
 
   #unload(): void {
+    this.#serving?.loop.stop();
     this.#run?.abandon();
     this.#run = null;
     this.#model?.dispose();
@@ -157,6 +176,7 @@ export class Engine implements EngineApi {
   startTokens(tokens: number[], params: GenerateParams): void {
     if (!this.#model || !this.#tokenizer) throw new EngineError('no-model', 'Load a model before generating.');
     if (this.#running) throw new EngineError('busy', 'A run is in progress; stop it first.');
+    if (this.#serving && this.#serving.loop.active > 0) throw new EngineError('busy', 'Submitted requests are still being served; stop them first.');
     this.#run?.abandon(); // a run left unfinished by step() gives its blocks back
     this.bus.clearLog();
     this.#run = new Generation(this.#model, this.#tokenizer, tokens, params, this.bus, this.#nextSeq++, this.#blocks);
@@ -191,6 +211,91 @@ export class Engine implements EngineApi {
 
   async stop(): Promise<void> {
     this.#run?.requestStop();
+    this.#serving?.loop.stop();
+  }
+
+  async submit(request: SubmitRequest): Promise<SubmittedRequest> {
+    const model = this.#model;
+    const tokenizer = this.#tokenizer;
+    const blocks = this.#blocks;
+    if (!model || !tokenizer) throw new EngineError('no-model', 'Load a model before submitting requests.');
+    if (!blocks) throw new EngineError('bad-request', 'Serving several requests needs the paged KV cache; load the model with kv mode "paged".');
+    if (this.#running) throw new EngineError('busy', 'A single run is in progress; stop it first.');
+    if (!(Number.isInteger(request.maxTokens) && request.maxTokens >= 1)) throw new EngineError('bad-request', `maxTokens must be an integer ≥ 1, got ${request.maxTokens}`);
+    const prompt = tokenizer.encode(request.prompt, { bos: true });
+    if (prompt.length === 0) throw new EngineError('bad-request', 'The prompt encodes to no tokens.');
+    if (prompt.length + request.maxTokens > model.maxSeqLen) {
+      throw new EngineError('bad-request', `The prompt (${prompt.length} tokens) plus ${request.maxTokens} new tokens exceed the model's context of ${model.maxSeqLen}.`);
+    }
+    const needBlocks = Math.ceil((prompt.length + request.maxTokens) / blocks.blockSize);
+    if (needBlocks > blocks.nBlocks) throw new EngineError('bad-request', `The request needs ${needBlocks} KV blocks; the pool has ${blocks.nBlocks}.`);
+    let serving = this.#serving;
+    if (!serving || serving.loop.stopping) {
+      // A loop that was stopped finishes its iteration first: two loops must never share the model at once.
+      if (serving) await serving.ended;
+      serving = this.#serving && !this.#serving.loop.stopping ? this.#serving : this.#startServing(model, blocks, tokenizer);
+    }
+    const id = this.#nextSeq++;
+    const stream = tokenizer.stream();
+    for (const t of prompt) stream.push(t); // the prompt is context for the first piece
+    serving.streams.set(id, stream);
+    const texts = this.#servedTexts;
+    texts.set(id, '');
+    const sampling = { temperature: request.temperature, topK: request.topK, topP: request.topP };
+    const outcome = serving.loop.submit({ id, arrivalMs: serving.loop.now(), prompt, maxTokens: request.maxTokens, priority: request.priority ?? 0 }, { sampling, seed: request.seed });
+    this.#served.set(
+      id,
+      outcome.then((o) => {
+        const text = (texts.get(id) ?? '') + (serving.streams.get(id)?.flush() ?? '');
+        serving.streams.delete(id);
+        texts.delete(id);
+        return { id, tokenIds: o.tokens, text, stopReason: o.reason };
+      }),
+    );
+    return { id, promptTokenIds: prompt };
+  }
+
+  async requestResult(id: number): Promise<RequestResult> {
+    const result = this.#served.get(id);
+    if (!result) throw new EngineError('no-run', `No served request ${id}.`);
+    const r = await result;
+    this.bus.flush();
+    return r;
+  }
+
+  /** The serving loop: continuous batching over the engine's model and block pool, alive until stop(). */
+  #startServing(model: LlamaModel, blocks: BlockManager, tokenizer: Tokenizer): Serving {
+    this.#run?.abandon(); // a paused single run gives its blocks back
+    this.#run = null;
+    this.bus.clearLog();
+    const streams = new Map<number, TokenStream>();
+    const texts = this.#servedTexts;
+    const stopTokens = [tokenizer.eosId, tokenizer.bosId].filter((t) => t >= 0);
+    const loop = new ServingLoop(new BatchExecutor(model, blocks), createScheduler('continuous', { maxBatchSize: model.activations.maxSeqs, tokenBudget: SERVING_TOKEN_BUDGET }), {
+      sampling: { temperature: 0, topK: 0, topP: 1 },
+      seed: 0,
+      bus: this.bus,
+      stopTokens,
+      kvEvents: true,
+      textOf: (seq, token) => {
+        const piece = streams.get(seq)?.push(token) ?? '';
+        texts.set(seq, (texts.get(seq) ?? '') + piece);
+        return piece;
+      },
+    });
+    const ended = loop.run().then(
+      () => this.bus.flush(),
+      (err: Error) => {
+        this.bus.emit({ kind: 'error', code: 'serve-failed', message: err.message });
+        this.bus.flush();
+      },
+    );
+    const serving: Serving = { loop, streams, ended };
+    void ended.then(() => {
+      if (this.#serving === serving) this.#serving = null;
+    });
+    this.#serving = serving;
+    return serving;
   }
 
   async dispose(): Promise<void> {

@@ -33,8 +33,14 @@ export interface LoadOptions {
   kv?: KvOptions;
 }
 
-/** Default paged pool: room for one full-length sequence twice over (the rest keeps cached prefixes). */
-const POOL_SEQUENCES = 2;
+/**
+ * Default paged pool: room for four full-length sequences (several served requests at once, the rest of the
+ * pool keeping cached prefixes), capped at POOL_MAX_BYTES of KV — but never less than one full sequence.
+ */
+const POOL_SEQUENCES = 4;
+const POOL_MAX_BYTES = 256 * 1024 * 1024;
+/** Sequences one batched pass can carry (the serving loop's largest batch). */
+export const MAX_BATCH_SEQS = 8;
 
 export interface LoadedModel {
   model: LlamaModel;
@@ -108,13 +114,16 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, options: L
   const maxSeqLen = Math.min(options.maxSeqLen ?? weights.config.maxSeqLen, weights.config.maxSeqLen);
   const blockSize = options.kv?.blockSize ?? 16;
   const paged = options.kv?.mode !== 'contiguous';
-  const nBlocks = POOL_SEQUENCES * Math.ceil(maxSeqLen / blockSize);
+  const c = weights.config;
+  const blockBytes = 2 * c.nLayers * blockSize * c.nKvHeads * c.headDim * 4;
+  const blocksPerSeq = Math.ceil(maxSeqLen / blockSize);
+  const nBlocks = Math.max(blocksPerSeq, Math.min(POOL_SEQUENCES * blocksPerSeq, Math.floor(POOL_MAX_BYTES / blockBytes)));
   // Made before any GPU allocation: its constructor validates blockSize and nBlocks.
   const blocks = paged ? new BlockManager({ nBlocks, blockSize, checked: options.kv?.checked ?? false }) : null;
   options.replacing?.();
   const model = await LlamaModel.create(ctx, weights, {
     maxSeqLen,
-    kv: paged ? { mode: 'paged', blockSize, nBlocks, maxSeqs: 1 } : { mode: 'contiguous' },
+    kv: paged ? { mode: 'paged', blockSize, nBlocks, maxSeqs: MAX_BATCH_SEQS } : { mode: 'contiguous' },
     onUploadProgress: (p) => options.onProgress?.({ kind: 'load.progress', file: name, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, phase: 'upload' }),
   });
   const parameters = parameterCount(weights);

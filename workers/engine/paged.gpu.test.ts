@@ -7,16 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { dawnGpu } from '../../gpu/node.ts';
 import { Engine } from './engine.ts';
 import type { GenerateParams, KvOptions, ModelSource } from '../api.ts';
-import { BUNDLED_MODELS, readBytes, STORIES260K, TOK512 } from '../testing/models.ts';
+import { BUNDLED_MODELS, readBytes, storiesSource } from '../testing/models.ts';
 import type { TraceEvent } from './trace.ts';
 
-const stories: ModelSource = {
-  kind: 'files',
-  files: [
-    { name: 'stories260K.bin', data: readBytes(STORIES260K).slice().buffer },
-    { name: 'tok512.bin', data: readBytes(TOK512).slice().buffer },
-  ],
-};
+const stories: ModelSource = storiesSource();
 function bundled(id: string): ModelSource {
   const dir = path.join(BUNDLED_MODELS, id);
   return { kind: 'files', name: id, files: readdirSync(dir).filter((n) => /\.(json|safetensors)$/.test(n)).map((n) => ({ name: n, data: readBytes(path.join(dir, n)).slice().buffer })) };

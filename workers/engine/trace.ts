@@ -27,6 +27,16 @@ export interface IterationBeginEvent {
   /** Tokens the forward pass runs over (prefill: the prompt; decode: 1, or the whole prefix without a KV cache). */
   nTokens: number;
   pos0: number;
+  /** Serving (several sequences per pass): who is in this iteration's batch, and with how many tokens. */
+  batch?: BatchMember[];
+}
+
+/** One sequence's share of a batched iteration: a prefill chunk, or its one decode token. */
+export interface BatchMember {
+  seq: number;
+  phase: 'prefill' | 'decode';
+  tokens: number;
+  pos0: number; // position of its first token in this pass
 }
 
 export interface IterationEndEvent {

@@ -14,3 +14,14 @@ export function readBytes(file: string): Uint8Array {
   const b = readFileSync(file);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+
+/** stories260K and its tokenizer as an EngineApi 'files' source (the bytes a file picker would hand over). */
+export function storiesSource(): { kind: 'files'; files: { name: string; data: ArrayBuffer }[] } {
+  return {
+    kind: 'files',
+    files: [
+      { name: 'stories260K.bin', data: readBytes(STORIES260K).slice().buffer },
+      { name: 'tok512.bin', data: readBytes(TOK512).slice().buffer },
+    ],
+  };
+}
