@@ -38,7 +38,7 @@ export async function benchBatch(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: 'string', tokenizer: 'string', json: 'boolean',
     'decode-only': 'boolean', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number',
-    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number',
+    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number', 'length-scale': 'number',
   });
   if (!f['decode-only']) return benchPolicies(f);
   const batches = (f.batches ?? '1,2,4,8,16').split(',').map(Number);
@@ -86,9 +86,12 @@ export async function benchBatch(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A request mix scaled to a small model's context (the library default assumes 1–2k-token contexts). */
-function mixFor(maxSeqLen: number): RequestKind[] {
-  const c = (x: number) => Math.max(4, Math.floor((x * maxSeqLen) / 512));
+/**
+ * A request mix scaled to a small model's context (the library default assumes 1–2k-token contexts) and
+ * by `scale` (the default trace is short enough for a CPU adapter; the H100 runs take scale 1).
+ */
+function mixFor(maxSeqLen: number, scale: number): RequestKind[] {
+  const c = (x: number) => Math.max(2, Math.floor((x * scale * maxSeqLen) / 512));
   return [
     { name: 'chat', weight: 0.5, prompt: [c(16), c(96)], output: [c(16), c(96)] },
     { name: 'summarize', weight: 0.25, prompt: [c(128), c(256)], output: [c(8), c(32)] },
@@ -96,42 +99,93 @@ function mixFor(maxSeqLen: number): RequestKind[] {
   ];
 }
 
-async function benchPolicies(f: { model?: string; tokenizer?: string; json?: boolean; policy?: string; requests?: number; rate?: number; seed?: number; 'max-batch'?: number; 'token-budget'?: number }): Promise<number> {
+interface PolicyFlags {
+  model?: string;
+  tokenizer?: string;
+  json?: boolean;
+  policy?: string;
+  requests?: number;
+  rate?: number;
+  seed?: number;
+  runs?: number;
+  'max-batch'?: number;
+  'token-budget'?: number;
+  'length-scale'?: number;
+}
+
+/** The figures a policy run reports (medians over runs for the numbers). */
+interface PolicyFigures {
+  outputTokensPerSec: number;
+  requestsPerSec: number;
+  tpotP50Ms: number;
+  ttftP50Ms: number;
+  ttftP90Ms: number;
+  itlP50Ms: number;
+  e2eP50Ms: number;
+  meanBatchSize: number;
+  preemptions: number;
+  outputTokens: number;
+}
+
+async function benchPolicies(f: PolicyFlags): Promise<number> {
   const policies = (f.policy ? [f.policy] : ['static', 'continuous', 'sla']) as PolicyName[];
   for (const p of policies) if (!['static', 'continuous', 'sla'].includes(p)) throw new UsageError(`--policy must be static, continuous or sla, got "${p}"`);
-  const nRequests = f.requests ?? 16;
+  const nRequests = f.requests ?? 8;
   const rate = f.rate ?? 8;
   const seed = f.seed ?? 1;
+  const runs = f.runs ?? 1;
   const maxBatch = f['max-batch'] ?? 8;
+  const scale = f['length-scale'] ?? 0.25;
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError('--runs must be a positive integer');
+  if (!(scale > 0 && scale <= 1)) throw new UsageError('--length-scale must be in (0, 1]');
   const { probe, report, ctx, weights, name } = await openModel(f);
   const c = weights.config;
-  const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
+  const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen, scale), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
     .map((r) => ({ ...r, prompt: [c.bosTokenId, ...r.prompt.slice(1)] }));
   const blockSize = 16;
   const nBlocks = maxBatch * Math.ceil(c.maxSeqLen / blockSize);
   const tokenBudget = f['token-budget'] ?? 256;
   if (!Number.isInteger(tokenBudget) || tokenBudget < 1) throw new UsageError('--token-budget must be a positive integer');
   const model = await LlamaModel.create(ctx, weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
-  const out: Record<string, unknown> = {};
-  for (const policy of policies) {
-    const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
-    const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature: 1, topK: 0, topP: 1 }, seed });
-    const m = r.metrics;
-    out[policy] = {
-      outputTokensPerSec: Number(m.outputThroughput.toFixed(1)),
-      requestsPerSec: Number(m.requestThroughput.toFixed(3)),
-      tpotP50Ms: Number(m.tpotMs.p50.toFixed(2)),
-      ttftP50Ms: Number(m.ttftMs.p50.toFixed(1)),
-      ttftP90Ms: Number(m.ttftMs.p90.toFixed(1)),
-      itlP50Ms: Number(m.itlMs.p50.toFixed(2)),
-      e2eP50Ms: Number(m.e2eMs.p50.toFixed(1)),
-      meanBatchSize: Number(m.batchSize.mean.toFixed(2)),
-      preemptions: r.preemptions,
-      outputTokens: m.outputTokens,
-    };
-    process.stderr.write(`decode-lab: ${policy}: ${m.outputThroughput.toFixed(1)} tokens/s, p50 TPOT ${m.tpotMs.p50.toFixed(1)} ms, p50 TTFT ${m.ttftMs.p50.toFixed(0)} ms\n`);
+  const samples = new Map<PolicyName, PolicyFigures[]>(policies.map((p) => [p, []]));
+  // Policies alternate within each run, so a slow spell of a shared machine hits them alike.
+  for (let run = 0; run < runs; run++) {
+    for (const policy of policies) {
+      const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
+      const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature: 1, topK: 0, topP: 1 }, seed });
+      const m = r.metrics;
+      samples.get(policy)!.push({
+        outputTokensPerSec: m.outputThroughput,
+        requestsPerSec: m.requestThroughput,
+        tpotP50Ms: m.tpotMs.p50,
+        ttftP50Ms: m.ttftMs.p50,
+        ttftP90Ms: m.ttftMs.p90,
+        itlP50Ms: m.itlMs.p50,
+        e2eP50Ms: m.e2eMs.p50,
+        meanBatchSize: m.batchSize.mean,
+        preemptions: r.preemptions,
+        outputTokens: m.outputTokens,
+      });
+      process.stderr.write(`decode-lab: run ${run + 1}/${runs} ${policy}: ${m.outputThroughput.toFixed(1)} tokens/s, p50 TPOT ${m.tpotMs.p50.toFixed(1)} ms, p50 TTFT ${m.ttftMs.p50.toFixed(0)} ms\n`);
+    }
   }
-  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, maxBatchSize: maxBatch, tokenBudget, policies: out, device: report.capabilities.adapter };
+  const out: Record<string, Record<string, number>> = {};
+  for (const [policy, list] of samples) {
+    const fig: Record<string, number> = {};
+    for (const key of Object.keys(list[0]!) as (keyof PolicyFigures)[]) {
+      const v = median(list.map((x) => x[key]));
+      fig[key] = Number(v.toFixed(key.endsWith('Ms') || key === 'meanBatchSize' ? 2 : key === 'requestsPerSec' ? 3 : 1));
+    }
+    if (runs > 1) fig.runs = runs;
+    out[policy] = fig;
+  }
+  const ratio = out.static && out.continuous ? {
+    continuousVsStatic: {
+      throughput: Number((out.continuous.outputTokensPerSec! / out.static.outputTokensPerSec!).toFixed(2)),
+      tpotP50: Number((out.continuous.tpotP50Ms! / out.static.tpotP50Ms!).toFixed(2)),
+    },
+  } : {};
+  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
   process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();
