@@ -90,12 +90,15 @@ export interface KvAllocEvent {
   blocks: number[]; // physical block ids
 }
 
-/** A sequence dropped its references to these blocks (it finished, or was preempted to be recomputed). */
+/**
+ * A sequence dropped its references to these blocks: it finished, was preempted to be recomputed, or was
+ * truncated (speculative decoding rolled back rejected positions; `blocks` are then the dropped tail).
+ */
 export interface KvFreeEvent {
   kind: 'kv.free';
   seq: number;
-  blocks: number[]; // the sequence's whole block table, in order
-  reason: 'finish' | 'preempt';
+  blocks: number[]; // the sequence's whole block table, in order (for a truncate: the blocks past the cut)
+  reason: 'finish' | 'preempt' | 'truncate';
 }
 
 /** A sequence took references to existing blocks: a cached prefix, or its parent's blocks on fork. */
@@ -125,6 +128,35 @@ export interface KvSnapshotEvent {
   cached: number[]; // ref 0 but keyed by prefix, evictable, least recently used first
 }
 
+/** Speculative decoding: the draft proposed these tokens (q: the draft's probability of each). */
+export interface SpecDraftEvent {
+  kind: 'spec.draft';
+  seq: number;
+  round: number;
+  pos0: number; // position of the first draft token
+  tokens: { token: number; q: number }[];
+  ms: number;
+}
+
+/**
+ * Speculative decoding: the target scored the round's γ draft tokens in one pass. Per tested position: the
+ * token, p and q of it, the uniform u drawn (accept when u < min(1, p/q)) and the verdict; then the tokens
+ * the round emitted (accepted drafts and one resampled or bonus token) and, after a rejection, the top of
+ * the residual distribution the replacement was drawn from.
+ */
+export interface SpecVerifyEvent {
+  kind: 'spec.verify';
+  seq: number;
+  round: number;
+  pos0: number;
+  gamma: number;
+  positions: { position: number; token: number; p: number; q: number; u: number; accepted: boolean }[];
+  accepted: number;
+  emitted: number[];
+  residualTop?: { token: number; prob: number }[];
+  ms: number;
+}
+
 export type TraceEvent =
   | LoadProgressEvent
   | LoadDoneEvent
@@ -139,7 +171,9 @@ export type TraceEvent =
   | KvFreeEvent
   | KvShareEvent
   | KvCowEvent
-  | KvSnapshotEvent;
+  | KvSnapshotEvent
+  | SpecDraftEvent
+  | SpecVerifyEvent;
 
 export type TraceKind = TraceEvent['kind'];
 

@@ -31,6 +31,15 @@ export type AppendResult =
   | { slot: number; cow: { from: number; to: number } | null }
   | { ok: false; reason: 'no-space' };
 
+/**
+ * released: blocks whose last reference truncate() dropped (now free, or cached by prefix key).
+ * cow: the cut fell inside a block shared with another sequence; the engine copies KV block `from` to `to`
+ * (the slots below the cut) before writing this sequence's next token, as for append's copy-on-write.
+ */
+export type TruncateResult =
+  | { released: number; cow: { from: number; to: number } | null }
+  | { ok: false; reason: 'no-space' };
+
 export const MAX_BLOCK_SIZE = 128;
 const MAX_BLOCKS = 1 << 24;
 
@@ -224,6 +233,62 @@ export class BlockManager {
     return this.drop(seq, 'preempt');
   }
 
+  /**
+   * Rollback (speculative decoding's rejected draft positions): keeps the first `nTokens` (1..length) tokens
+   * of `seq` and forgets the rest. Tail blocks past the cut lose this sequence's reference; those reaching
+   * ref 0 are cached by prefix key when full (as free() does: their KV was computed for exactly those
+   * tokens) or freed. The block holding the cut keeps its slots below the cut:
+   * - private (ref 1): shortened in place; if it was full it loses its prefix key and serial (a block that
+   *   is not full is never in the prefix cache), so nothing can hit on slots about to be overwritten;
+   * - shared (ref > 1): the other holders still need every slot, so it is copied now (copy-on-write) into a
+   *   fresh private block holding the kept slots, and `cow` says which KV block to copy. This needs one
+   *   allocatable block (the tail just released counts); if none can be had, nothing changes: no-space.
+   * A cut on a block boundary never copies, nor does rolling back tokens appended since the last fork or
+   * prompt (append already made that block private). Emits kv.free for the dropped tail (reason
+   * 'truncate'), and kv.alloc + kv.cow for a copy.
+   */
+  truncate(seq: number, nTokens: number): TruncateResult {
+    const s = this.seq(seq);
+    if (!Number.isInteger(nTokens) || nTokens < 1 || nTokens > s.tokens.length) {
+      throw new KvError('bad-option', `sequence ${seq}: truncate to ${nTokens} tokens, need an integer in 1..${s.tokens.length}`);
+    }
+    const bs = this.blockSize;
+    const keep = Math.ceil(nTokens / bs); // blocks the kept tokens occupy
+    const lastIndex = keep - 1;
+    const last = s.table[lastIndex]!;
+    const lastBlock = this.block(last);
+    const fill = nTokens - lastIndex * bs; // tokens the last kept block keeps, 1..bs
+    const cutInside = fill < lastBlock.tokens.length;
+    const split = cutInside && lastBlock.ref > 1;
+    const dropped = s.table.slice(keep);
+    if (split) {
+      const freedNow = dropped.filter((b) => this.block(b).ref === 1).length;
+      if (this.numAllocatableBlocks + freedNow === 0) return { ok: false, reason: 'no-space' };
+    }
+    let released = 0;
+    // Tail first, as free() does, so the LRU evicts a sequence's last blocks before its head.
+    for (let i = dropped.length - 1; i >= 0; i--) if (this.releaseRef(dropped[i]!)) released++;
+    s.table.length = keep;
+    s.tokens.length = nTokens;
+    if (dropped.length > 0) this.events.push({ kind: 'kv.free', seq, blocks: dropped, reason: 'truncate' });
+    let cow: { from: number; to: number } | null = null;
+    if (split) {
+      const b = this.take();
+      const block = this.block(b);
+      block.ref = 1;
+      block.tokens = lastBlock.tokens.slice(0, fill);
+      lastBlock.ref--; // still ≥ 1: the other holders keep it whole
+      s.table[lastIndex] = b;
+      cow = { from: last, to: b };
+      this.events.push({ kind: 'kv.alloc', seq, blocks: [b] }, { kind: 'kv.cow', seq, from: last, to: b });
+    } else if (cutInside) {
+      this.unregister(last);
+      lastBlock.tokens.length = fill;
+    }
+    this.afterMutation();
+    return { released, cow };
+  }
+
   /** Events since the last drain, oldest first. */
   drainEvents(): KvEvent[] {
     const out = this.events;
@@ -287,18 +352,7 @@ export class BlockManager {
     let released = 0;
     // Tail first, so within one sequence the LRU evicts its last blocks before the shared prefix.
     for (let i = s.table.length - 1; i >= 0; i--) {
-      const b = s.table[i]!;
-      const block = this.block(b);
-      if (--block.ref > 0) continue;
-      released++;
-      const keyOwner = this.byKey.get(block.key);
-      if (this.prefixCaching && block.serial !== NO_SERIAL && (keyOwner === b || keyOwner === undefined)) {
-        this.byKey.set(block.key, b);
-        this.lru.set(b, true);
-      } else {
-        this.blocks[b] = emptyBlock();
-        this.freeList.push(b);
-      }
+      if (this.releaseRef(s.table[i]!)) released++;
     }
     this.seqs.delete(seq);
     this.events.push({ kind: 'kv.free', seq, blocks: [...s.table], reason });
@@ -352,6 +406,35 @@ export class BlockManager {
       const same = o.parentSerial === block.parentSerial && sameTokens(o.tokens, block.tokens);
       block.serial = same ? o.serial : this.nextSerial++;
     }
+  }
+
+  /** Drops one reference to `b`; at ref 0 caches it by prefix key (if it has one) or frees it. True at ref 0. */
+  private releaseRef(b: number): boolean {
+    const block = this.block(b);
+    if (--block.ref > 0) return false;
+    const keyOwner = this.byKey.get(block.key);
+    if (this.prefixCaching && block.serial !== NO_SERIAL && (keyOwner === b || keyOwner === undefined)) {
+      this.byKey.set(block.key, b);
+      this.lru.set(b, true);
+    } else {
+      this.blocks[b] = emptyBlock();
+      this.freeList.push(b);
+    }
+    return true;
+  }
+
+  /**
+   * truncate(): private block `b` is about to stop being full: forget its prefix key and serial. Serials are
+   * never reused, so blocks that named it as parent simply stop being reachable through `b`.
+   */
+  private unregister(b: number): void {
+    const block = this.block(b);
+    if (block.serial === NO_SERIAL) return;
+    if (this.byKey.get(block.key) === b) this.byKey.delete(block.key);
+    block.key = 0;
+    block.parentKey = 0;
+    block.serial = NO_SERIAL;
+    block.parentSerial = NO_SERIAL;
   }
 
   private seq(seq: number): SeqState {

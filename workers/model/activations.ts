@@ -8,9 +8,10 @@ import type { ModelConfig } from './config.ts';
 export interface Activations {
   maxTokens: number;
   maxSeqs: number; // sequences one pass can carry (each gets its logits)
+  maxOutputs: number; // logits rows one pass can return (≥ maxSeqs: speculative verification wants several per sequence)
   step: GPUBuffer; // uniform StepParams {nTokens, pos0}
   tokens: GPUBuffer; // [maxTokens] u32: this pass's token ids
-  lastIndex: GPUBuffer; // [maxSeqs] u32: the row of each sequence's last token, whose logits are wanted
+  lastIndex: GPUBuffer; // [maxOutputs] u32: the token rows whose logits are wanted (each sequence's last, or more)
   x: GPUBuffer; // [T, dim] f32: the residual stream
   xb: GPUBuffer; // [T, dim] f32: normalised input of a sublayer
   xb2: GPUBuffer; // [T, dim] f32: a sublayer's output before the residual add
@@ -21,8 +22,8 @@ export interface Activations {
   gate: GPUBuffer; // [T, hiddenDim] f32: w1·x
   up: GPUBuffer; // [T, hiddenDim] f32: w3·x
   hidden: GPUBuffer; // [T, hiddenDim] f32: SiLU(gate)·up
-  last: GPUBuffer; // [S, dim] f32: each sequence's last token, normalised
-  logits: GPUBuffer; // [S, vocabSize] f32: each sequence's next-token logits
+  last: GPUBuffer; // [R, dim] f32: the output rows, normalised
+  logits: GPUBuffer; // [R, vocabSize] f32: the output rows' next-token logits
   // Paged KV only (tiny when unused):
   slots: GPUBuffer; // [T] u32: the physical KV slot each token's K/V is written to
   tokenSeq: GPUBuffer; // [T] u32: the block-table row of each token's sequence
@@ -59,16 +60,18 @@ export type KvStorage = ContiguousKv | PagedKv;
 // A function, not a constant: the WebGPU globals exist only once a GPU is acquired (Dawn installs them).
 const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
-export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: number, maxSeqs = 1): Activations {
+export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: number, maxSeqs = 1, maxOutputs = maxSeqs): Activations {
+  maxOutputs = Math.max(maxSeqs, maxOutputs);
   const f32 = (label: string, elements: number) => ctx.allocateNow({ label: `Llama.${label}`, owner: 'activations', size: 4 * elements, usage: storageUsage() });
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   return {
     maxTokens,
     maxSeqs,
+    maxOutputs,
     step: ctx.allocateNow({ label: 'Llama.step', owner: 'activations', size: StepParams.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
     tokens: f32('tokens', maxTokens),
-    lastIndex: f32('lastIndex', maxSeqs),
+    lastIndex: f32('lastIndex', maxOutputs),
     x: f32('x', maxTokens * c.dim),
     xb: f32('xb', maxTokens * c.dim),
     xb2: f32('xb2', maxTokens * c.dim),
@@ -79,8 +82,8 @@ export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: 
     gate: f32('gate', maxTokens * c.hiddenDim),
     up: f32('up', maxTokens * c.hiddenDim),
     hidden: f32('hidden', maxTokens * c.hiddenDim),
-    last: f32('last', maxSeqs * c.dim),
-    logits: f32('logits', maxSeqs * c.vocabSize),
+    last: f32('last', maxOutputs * c.dim),
+    logits: f32('logits', maxOutputs * c.vocabSize),
     slots: f32('slots', maxTokens),
     tokenSeq: f32('tokenSeq', maxTokens),
     tokenPos: f32('tokenPos', maxTokens),

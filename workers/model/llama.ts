@@ -15,9 +15,13 @@ export interface LlamaOptions {
   maxSeqLen?: number;
   /** Most tokens in one forward pass; longer prompts are prefilled in chunks. */
   maxTokens?: number;
+  /** Most logits rows one pass returns (default: the paged pool's maxSeqs); speculative verification needs γ + 1. */
+  maxOutputs?: number;
   /** KV storage: contiguous rows per position (default), or a paged pool of blocks. */
   kv?: { mode: 'contiguous' } | ({ mode: 'paged' } & PagedKvOptions);
   onUploadProgress?: (p: UploadProgress) => void;
+  /** 'int8': per-group int8 matmul weights dequantized in the kernel (the int8 speculative draft). */
+  quantize?: 'int8';
 }
 
 /** How many prefill plans (besides the decode plan, T = 1) stay cached: bucketing keeps the count small. */
@@ -45,6 +49,8 @@ export interface Paging {
 export interface BatchEntry extends Paging {
   tokens: readonly number[];
   pos0: number; // absolute position of tokens[0]
+  /** 'all': logits after every one of the tokens (speculative verification); default: after the last only. */
+  logits?: 'last' | 'all';
 }
 
 export class LlamaModel {
@@ -62,7 +68,7 @@ export class LlamaModel {
     readonly activations: Activations,
     readonly kv: KvStorage,
   ) {
-    this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxSeqs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxOutputs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   static async create(ctx: GpuContext, weights: ModelWeights, options: LlamaOptions = {}): Promise<LlamaModel> {
@@ -70,10 +76,10 @@ export class LlamaModel {
     const maxSeqLen = Math.min(options.maxSeqLen ?? c.maxSeqLen, c.maxSeqLen);
     // A pass of one sequence never needs more than its context; a batch may carry several sequences' tokens.
     const maxTokens = options.maxTokens ?? Math.min(1024, maxSeqLen);
-    const gpuWeights = await uploadWeights(ctx, weights, options.onUploadProgress);
+    const gpuWeights = await uploadWeights(ctx, weights, options.onUploadProgress, options.quantize ? { quantize: options.quantize } : {});
     const kvOpt = options.kv ?? { mode: 'contiguous' };
     const kv = kvOpt.mode === 'paged' ? allocatePagedKv(ctx, c, maxSeqLen, kvOpt) : allocateContiguousKv(ctx, c, maxSeqLen);
-    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens, kv.mode === 'paged' ? kv.maxSeqs : 1), kv);
+    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens, kv.mode === 'paged' ? kv.maxSeqs : 1, options.maxOutputs), kv);
   }
 
   get maxSeqLen(): number {
@@ -125,19 +131,19 @@ export class LlamaModel {
    * One forward pass over several sequences at once (continuous batching): the matmuls run over every
    * sequence's tokens together, so the weights are read once, and attention runs per sequence through its
    * block table. Each entry is one sequence's new tokens (a prefill chunk, or one decode token); returns each
-   * sequence's next-token logits, in order. Paged KV only; the tokens must fit one pass.
+   * sequence's next-token logits, in order — one row per entry, or one per token for entries that ask for
+   * 'all' (a verification pass). Paged KV only; the tokens must fit one pass.
    */
   async forwardBatch(batch: readonly BatchEntry[]): Promise<Float32Array[]> {
     if (this.kv.mode !== 'paged') throw new Error('forwardBatch: batching needs the paged KV pool');
     if (batch.length === 0) throw new Error('forwardBatch: empty batch');
     const T = batch.reduce((n, e) => n + e.tokens.length, 0);
     if (T > this.activations.maxTokens) throw new Error(`forwardBatch: ${T} tokens exceed one pass (${this.activations.maxTokens})`);
-    this.#encode(batch);
-    return this.#readLogits(batch.length);
+    return this.#readLogits(this.#encode(batch));
   }
 
-  /** Writes a pass's inputs, encodes its plan in one compute pass and submits it once. */
-  #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): void {
+  /** Writes a pass's inputs, encodes its plan in one compute pass and submits it once; returns the logits rows. */
+  #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): number {
     const { device } = this.ctx;
     const a = this.activations;
     const S = batch.length;
@@ -147,7 +153,7 @@ export class LlamaModel {
     const tokenSeq = new Uint32Array(T);
     const tokenPos = new Uint32Array(T);
     const slots = new Uint32Array(T);
-    const lastIndex = new Uint32Array(S);
+    const outputRows: number[] = [];
     let t = 0;
     batch.forEach((e, s) => {
       if (e.tokens.length === 0) throw new Error(`forward: sequence ${s} has no tokens`);
@@ -161,8 +167,11 @@ export class LlamaModel {
         if ('slots' in e) slots[t] = e.slots[i]!;
         t++;
       });
-      lastIndex[s] = t - 1;
+      if ('logits' in e && e.logits === 'all') for (let i = e.tokens.length; i > 0; i--) outputRows.push(t - i);
+      else outputRows.push(t - 1);
     });
+    const R = outputRows.length;
+    if (R > a.maxOutputs) throw new Error(`forward: ${R} logits rows exceed the ${a.maxOutputs} one pass can return`);
     const kv = this.kv;
     if (kv.mode === 'paged') {
       // One block-table row per sequence, padded with "no block" (nBlocks).
@@ -178,17 +187,18 @@ export class LlamaModel {
     }
     device.queue.writeBuffer(a.tokens, 0, tokens);
     device.queue.writeBuffer(a.tokenPos, 0, tokenPos);
-    device.queue.writeBuffer(a.lastIndex, 0, lastIndex);
+    device.queue.writeBuffer(a.lastIndex, 0, Uint32Array.from(outputRows));
     device.queue.writeBuffer(a.step, 0, StepParams.pack({ nTokens: T, pos0: batch[0]!.pos0 }));
-    const plan = this.#plan(planBucket(T, a.maxTokens), planBucket(S, a.maxSeqs));
+    const plan = this.#plan(planBucket(T, a.maxTokens), Math.min(planBucket(R, a.maxOutputs), planBucket(T, a.maxTokens)));
     const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}.S${S}` });
     const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}` });
     for (const d of plan.dispatches) encodeDispatch(pass, d);
     pass.end();
-    encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * S * this.config.vocabSize);
+    encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
     device.queue.submit([encoder.finish()]);
     this.dispatches += plan.dispatches.length;
     this.submits += 1;
+    return R;
   }
 
   /** Maps the readback buffer and returns the first `S` rows of logits. */

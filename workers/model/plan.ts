@@ -8,6 +8,7 @@ import type { Dispatch } from '../../gpu/dispatch.ts';
 import { createEmbedding } from '../../gpu/kernels/embedding/embedding.ts';
 import { createRmsNorm } from '../../gpu/kernels/rmsnorm/rmsnorm.ts';
 import { createMatmul } from '../../gpu/kernels/matmul/matmul.ts';
+import { createMatmulQ8 } from '../../gpu/kernels/matmul_q8/matmul_q8.ts';
 import { createRope } from '../../gpu/kernels/rope/rope.ts';
 import { createKvAppend } from '../../gpu/kernels/kv_append/kv_append.ts';
 import { createAttention } from '../../gpu/kernels/attention/attention.ts';
@@ -17,19 +18,20 @@ import { createSwiglu } from '../../gpu/kernels/swiglu/swiglu.ts';
 import { createAdd } from '../../gpu/kernels/add/add.ts';
 import type { ModelConfig } from './config.ts';
 import type { Activations, KvStorage } from './activations.ts';
-import type { GpuWeights } from './gpu-weights.ts';
+import { q8GroupSizeFor, Q8_SCALES_SUFFIX, Q8_SUFFIX, type GpuWeights } from './gpu-weights.ts';
 
 export interface ForwardPlan {
   nTokens: number;
-  nSeqs: number; // sequences whose logits the plan computes
+  nSeqs: number; // output rows whose logits the plan computes (each sequence's last token, or more)
   dispatches: Dispatch[];
   /** Uniform buffers the plan made; released with it. */
   owned: GPUBuffer[];
 }
 
 export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1): ForwardPlan {
+  // S: logits rows (a.lastIndex lists which token rows)
   if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
-  if (S < 1 || S > Math.min(T, a.maxSeqs)) throw new Error(`forward plan: ${S} sequences, but 1..${Math.min(T, a.maxSeqs)} fit`);
+  if (S < 1 || S > Math.min(T, a.maxOutputs)) throw new Error(`forward plan: ${S} output rows, but 1..${Math.min(T, a.maxOutputs)} fit`);
   const mark = ctx.buffers.mark();
   const W = (name: string) => {
     const b = w.get(name);
@@ -43,17 +45,21 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
   // of the whole workgroup (expensive on software adapters, wasted lanes on hardware).
   const normWorkgroup = 64;
   const attentionBlock = 32;
-  const mm = (label: string, x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer, n: number, k: number, nTokens = T) =>
-    d.push(createMatmul(ctx, { label, x, w: weight, y, nTokens, n, k }));
+  // y = x · Wᵀ for the weight called `name`: f32, or int8 per-group (an int8 draft; see workers/model/quantize.ts).
+  const mm = (label: string, x: GPUBuffer, name: string, y: GPUBuffer, n: number, k: number, nTokens = T) => {
+    const q8 = w.get(`${name}${Q8_SUFFIX}`);
+    if (q8) d.push(createMatmulQ8(ctx, { label, x, q: q8, scales: W(`${name}${Q8_SCALES_SUFFIX}`), y, nTokens, n, k, groupSize: q8GroupSizeFor(k) }));
+    else d.push(createMatmul(ctx, { label, x, w: W(name), y, nTokens, n, k }));
+  };
 
   d.push(createEmbedding(ctx, { label: 'Llama.embed', tokens: a.tokens, table: W('tok_embeddings'), out: a.x, nTokens: T, dim: c.dim, vocabSize: c.vocabSize }));
   for (let l = 0; l < c.nLayers; l++) {
     const L = `Llama.layers.${l}`;
     // Attention sublayer: x += wo · attention(rope(wq·norm(x)), rope(wk·norm(x)), wv·norm(x))
     d.push(createRmsNorm(ctx, { label: `${L}.attention_norm`, x: a.x, weight: W(`layers.${l}.attention_norm`), out: a.xb, nTokens: T, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
-    mm(`${L}.wq`, a.xb, W(`layers.${l}.wq`), a.q, qDim, c.dim);
-    mm(`${L}.wk`, a.xb, W(`layers.${l}.wk`), a.k, kvDim, c.dim);
-    mm(`${L}.wv`, a.xb, W(`layers.${l}.wv`), a.v, kvDim, c.dim);
+    mm(`${L}.wq`, a.xb, `layers.${l}.wq`, a.q, qDim, c.dim);
+    mm(`${L}.wk`, a.xb, `layers.${l}.wk`, a.k, kvDim, c.dim);
+    mm(`${L}.wv`, a.xb, `layers.${l}.wv`, a.v, kvDim, c.dim);
     const rope = { step: a.step, positions: a.tokenPos, nTokens: T, headDim: c.headDim, theta: c.ropeTheta, style: c.ropeStyle };
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_q`, x: a.q, nHeads: c.nHeads }));
     d.push(createRope(ctx, { ...rope, label: `${L}.rope_k`, x: a.k, nHeads: c.nKvHeads }));
@@ -108,20 +114,20 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
         }),
       );
     }
-    mm(`${L}.wo`, a.att, W(`layers.${l}.wo`), a.xb2, c.dim, qDim);
+    mm(`${L}.wo`, a.att, `layers.${l}.wo`, a.xb2, c.dim, qDim);
     d.push(createAdd(ctx, { label: `${L}.residual_attention`, x: a.x, y: a.xb2, n: T * c.dim }));
     // Feed-forward sublayer: x += w2 · (SiLU(w1·norm(x)) ⊙ w3·norm(x))
     d.push(createRmsNorm(ctx, { label: `${L}.ffn_norm`, x: a.x, weight: W(`layers.${l}.ffn_norm`), out: a.xb, nTokens: T, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
-    mm(`${L}.w1`, a.xb, W(`layers.${l}.w1`), a.gate, c.hiddenDim, c.dim);
-    mm(`${L}.w3`, a.xb, W(`layers.${l}.w3`), a.up, c.hiddenDim, c.dim);
+    mm(`${L}.w1`, a.xb, `layers.${l}.w1`, a.gate, c.hiddenDim, c.dim);
+    mm(`${L}.w3`, a.xb, `layers.${l}.w3`, a.up, c.hiddenDim, c.dim);
     d.push(createSwiglu(ctx, { label: `${L}.swiglu`, gate: a.gate, up: a.up, out: a.hidden, n: T * c.hiddenDim }));
-    mm(`${L}.w2`, a.hidden, W(`layers.${l}.w2`), a.xb2, c.dim, c.hiddenDim);
+    mm(`${L}.w2`, a.hidden, `layers.${l}.w2`, a.xb2, c.dim, c.hiddenDim);
     d.push(createAdd(ctx, { label: `${L}.residual_ffn`, x: a.x, y: a.xb2, n: T * c.dim }));
   }
   // Only each sequence's last token needs logits: gather those S rows (an embedding lookup with the residual
   // stream as the table and the rows' indices as ids), normalise them, and project onto the vocabulary.
   d.push(createEmbedding(ctx, { label: 'Llama.gather_last', tokens: a.lastIndex, table: a.x, out: a.xb2, nTokens: S, dim: c.dim, vocabSize: T }));
   d.push(createRmsNorm(ctx, { label: 'Llama.norm', x: a.xb2, weight: W('norm'), out: a.last, nTokens: S, dim: c.dim, eps: c.normEps, workgroupSize: normWorkgroup }));
-  mm('Llama.output', a.last, W('output'), a.logits, c.vocabSize, c.dim, S);
+  mm('Llama.output', a.last, 'output', a.logits, c.vocabSize, c.dim, S);
   return { nTokens: T, nSeqs: S, dispatches: d, owned: ctx.buffers.since(mark) };
 }
