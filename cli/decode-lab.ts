@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// decode-lab: the engine headless on Dawn. Commands: gpu-info, generate. stdout carries only the command's
+// decode-lab: the engine headless on Dawn. Commands: gpu-info, generate, bench. stdout carries only the command's
 // result; diagnostics go to stderr. Node-only entry; bundled by scripts/bundle.mjs.
 
 import { ensureVulkanEnv } from './vulkan-env.ts';
@@ -10,6 +10,7 @@ import { benchCache } from './bench/cache.ts';
 import { benchKv } from './bench/kv.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchBatch } from './bench/batch.ts';
+import { benchSpec } from './bench/spec.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
 
@@ -28,6 +29,9 @@ commands:
                                     serving a seeded Poisson trace under each batching policy
   bench batch --decode-only [--batches 1,2,4,8,16] [--steps N] [--runs R] [--json]
                                     decode tokens/s with B sequences in each forward pass
+  bench spec [--model M] [--draft default|early-exit:K|int8] [--draft-model D] [--gamma G] [--tokens N]
+             [--runs R] [--temperature T] [--json]
+                                    speculative vs plain decoding: α, c, measured and predicted speedup (γ = 1..8)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -43,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
       if (what === 'kv') return benchKv(args);
       if (what === 'attention') return benchAttention(args);
       if (what === 'batch') return benchBatch(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch)`);
+      if (what === 'spec') return benchSpec(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec)`);
     }
     case undefined:
     case 'help':

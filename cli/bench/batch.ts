@@ -4,35 +4,19 @@
 //   --decode-only: B sequences decoded together (one forward pass per iteration carries one token of each;
 //            weights are read once per pass) for B = 1, 2, 4, 8, 16; output tokens/s, medians of runs.
 
-import { dawnGpu, releaseDawn } from '../../gpu/node.ts';
+import { releaseDawn } from '../../gpu/node.ts';
 import { BatchExecutor } from '../../workers/engine/batch-executor.ts';
-import { Engine } from '../../workers/engine/engine.ts';
 import { BlockManager } from '../../workers/kv/block-manager.ts';
 import { LlamaModel } from '../../workers/model/llama.ts';
 import { argmax } from '../../workers/sampling/sampler.ts';
 import { Rng } from '../../workers/sampling/rng.ts';
 import { parseFlags, UsageError } from '../args.ts';
-import { resolveModelSource } from '../model-source.ts';
-import { modelDisplayName, parseModelFiles } from '../../workers/engine/load-model.ts';
+import { openModel } from './open-model.ts';
 import { serve } from '../../workers/engine/serving.ts';
 import { createScheduler, type PolicyName } from '../../workers/sched/scheduler.ts';
 import { generateRequests, type RequestKind } from '../../workers/sched/workload.ts';
-import { fetchModelFiles } from '../../workers/loaders/sources.ts';
 import { median } from './stats.ts';
 
-
-/**
- * A GPU device and a model's validated weights, for benchmarks that build their own LlamaModel (a batched KV
- * pool) rather than going through Engine.load.
- */
-async function openModel(f: { model?: string; tokenizer?: string }) {
-  const probe = new Engine({ gpu: dawnGpu });
-  const report = await probe.capabilities();
-  if (!report.ok) throw Object.assign(new Error(report.message), { code: report.code });
-  const source = resolveModelSource(f.model, f.tokenizer);
-  const parsed = await parseModelFiles(await fetchModelFiles(source, {}));
-  return { probe, report, ctx: probe.gpuContext!, weights: parsed.weights, name: modelDisplayName(source, parsed.name) };
-}
 
 export async function benchBatch(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
