@@ -102,8 +102,9 @@ export class Generation {
     const d0 = this.model.dispatches;
     const s0 = this.model.submits;
     const t0 = performance.now();
-    const logits = await this.model.forward(input, pos0, paging);
-    const { token, prob } = sample(logits, this.params, this.#rng);
+    // Greedy: the argmax is taken on the GPU and only the token id comes back.
+    const { token, prob } =
+      this.params.temperature === 0 ? { token: await this.model.forwardArgmax(input, pos0, paging), prob: 1 } : sample(await this.model.forward(input, pos0, paging), this.params, this.#rng);
     const ms = performance.now() - t0;
     const dispatches = this.model.dispatches - d0;
     const submits = this.model.submits - s0;

@@ -24,6 +24,7 @@ export interface Activations {
   hidden: GPUBuffer; // [T, hiddenDim] f32: SiLU(gate)·up
   last: GPUBuffer; // [R, dim] f32: the output rows, normalised
   logits: GPUBuffer; // [R, vocabSize] f32: the output rows' next-token logits
+  argmax: GPUBuffer; // [R] u32: each output row's most likely token (greedy decoding reads back only these)
   // Paged KV only (tiny when unused):
   slots: GPUBuffer; // [T] u32: the physical KV slot each token's K/V is written to
   tokenSeq: GPUBuffer; // [T] u32: the block-table row of each token's sequence
@@ -84,6 +85,7 @@ export function allocateActivations(ctx: GpuContext, c: ModelConfig, maxTokens: 
     hidden: f32('hidden', maxTokens * c.hiddenDim),
     last: f32('last', maxOutputs * c.dim),
     logits: f32('logits', maxOutputs * c.vocabSize),
+    argmax: f32('argmax', maxOutputs),
     slots: f32('slots', maxTokens),
     tokenSeq: f32('tokenSeq', maxTokens),
     tokenPos: f32('tokenPos', maxTokens),

@@ -58,7 +58,10 @@ export class LlamaModel {
   dispatches = 0;
   submits = 0;
   readonly #plans = new Map<string, ForwardPlan>(); // by `${T bucket}x${S bucket}`
-  readonly #readback: GPUBuffer; // [vocabSize] f32, MAP_READ
+  readonly #readback: GPUBuffer; // [maxOutputs, vocabSize] f32, MAP_READ
+  readonly #readbackIds: GPUBuffer; // [maxOutputs] u32, MAP_READ: greedy passes read back only the argmax
+  /** Bytes read back to the CPU since creation (logits rows, or 4 per row when greedy). */
+  readbackBytes = 0;
   #cowScratch: GPUBuffer | undefined; // [blockSize, nKvHeads·headDim] f32, made on the first copy-on-write
 
   private constructor(
@@ -69,6 +72,7 @@ export class LlamaModel {
     readonly kv: KvStorage,
   ) {
     this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxOutputs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.#readbackIds = ctx.allocateNow({ label: 'Llama.argmax.readback', owner: 'activations', size: 4 * activations.maxOutputs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   static async create(ctx: GpuContext, weights: ModelWeights, options: LlamaOptions = {}): Promise<LlamaModel> {
@@ -115,15 +119,7 @@ export class LlamaModel {
    * maxTokens are run in chunks, one submit each.
    */
   async forward(tokens: readonly number[], pos0: number, paging?: Paging): Promise<Float32Array> {
-    if (tokens.length === 0) throw new Error('forward: no tokens');
-    if (this.kv.mode === 'paged' && (!paging || paging.slots.length !== tokens.length)) {
-      throw new Error('forward: a paged model needs one KV slot per token');
-    }
-    const max = this.activations.maxTokens;
-    for (let start = 0; start < tokens.length; start += max) {
-      const chunk = { tokens: tokens.slice(start, start + max), pos0: pos0 + start };
-      this.#encode([paging ? { ...chunk, slots: paging.slots.slice(start, start + max), blockTable: paging.blockTable } : chunk]);
-    }
+    this.#chunks(tokens, pos0, paging, 'logits');
     return (await this.#readLogits(1))[0]!;
   }
 
@@ -135,15 +131,47 @@ export class LlamaModel {
    * 'all' (a verification pass). Paged KV only; the tokens must fit one pass.
    */
   async forwardBatch(batch: readonly BatchEntry[]): Promise<Float32Array[]> {
+    this.#checkBatch(batch);
+    return this.#readLogits(this.#encode(batch, 'logits'));
+  }
+
+  /** forwardBatch for greedy decoding: the argmax of each logits row is taken on the GPU; 4 bytes per row come back. */
+  async forwardBatchArgmax(batch: readonly BatchEntry[]): Promise<number[]> {
+    this.#checkBatch(batch);
+    return this.#readIds(this.#encode(batch, 'argmax'));
+  }
+
+  /** forward() for greedy decoding: the next token's id, picked on the GPU (lowest id on ties, as argmax()). */
+  async forwardArgmax(tokens: readonly number[], pos0: number, paging?: Paging): Promise<number> {
+    this.#chunks(tokens, pos0, paging, 'argmax');
+    return (await this.#readIds(1))[0]!;
+  }
+
+  #checkBatch(batch: readonly BatchEntry[]): void {
     if (this.kv.mode !== 'paged') throw new Error('forwardBatch: batching needs the paged KV pool');
     if (batch.length === 0) throw new Error('forwardBatch: empty batch');
     const T = batch.reduce((n, e) => n + e.tokens.length, 0);
     if (T > this.activations.maxTokens) throw new Error(`forwardBatch: ${T} tokens exceed one pass (${this.activations.maxTokens})`);
-    return this.#readLogits(this.#encode(batch));
   }
 
-  /** Writes a pass's inputs, encodes its plan in one compute pass and submits it once; returns the logits rows. */
-  #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): number {
+  /** One sequence's tokens in passes of at most maxTokens (a long prompt is prefilled in chunks). */
+  #chunks(tokens: readonly number[], pos0: number, paging: Paging | undefined, read: 'logits' | 'argmax'): void {
+    if (tokens.length === 0) throw new Error('forward: no tokens');
+    if (this.kv.mode === 'paged' && (!paging || paging.slots.length !== tokens.length)) {
+      throw new Error('forward: a paged model needs one KV slot per token');
+    }
+    const max = this.activations.maxTokens;
+    for (let start = 0; start < tokens.length; start += max) {
+      const chunk = { tokens: tokens.slice(start, start + max), pos0: pos0 + start };
+      this.#encode([paging ? { ...chunk, slots: paging.slots.slice(start, start + max), blockTable: paging.blockTable } : chunk], read);
+    }
+  }
+
+  /**
+   * Writes a pass's inputs, encodes its plan in one compute pass and submits it once, with the copy of the
+   * logits rows (or only their argmax ids) to the readback buffer in the same command buffer. Returns the rows.
+   */
+  #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[], read: 'logits' | 'argmax'): number {
     const { device } = this.ctx;
     const a = this.activations;
     const S = batch.length;
@@ -194,11 +222,21 @@ export class LlamaModel {
     const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}` });
     for (const d of plan.dispatches) encodeDispatch(pass, d);
     pass.end();
-    encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
+    if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
+    else encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
+    this.readbackBytes += read === 'logits' ? 4 * R * this.config.vocabSize : 4 * R;
     device.queue.submit([encoder.finish()]);
     this.dispatches += plan.dispatches.length;
     this.submits += 1;
     return R;
+  }
+
+  /** Maps the id readback buffer and returns the first `R` argmax ids. */
+  async #readIds(R: number): Promise<number[]> {
+    await this.#readbackIds.mapAsync(GPUMapMode.READ, 0, 4 * R);
+    const ids = Array.from(new Uint32Array(this.#readbackIds.getMappedRange(0, 4 * R)));
+    this.#readbackIds.unmap();
+    return ids;
   }
 
   /** Maps the readback buffer and returns the first `S` rows of logits. */
@@ -232,7 +270,7 @@ export class LlamaModel {
 
   /** Releases every buffer this model made: weights, activations, KV cache and its plans' uniforms. */
   dispose(): void {
-    const mine = new Set<GPUBuffer>([...this.weights.values(), ...this.kv.k, ...this.kv.v, this.#readback]);
+    const mine = new Set<GPUBuffer>([...this.weights.values(), ...this.kv.k, ...this.kv.v, this.#readback, this.#readbackIds]);
     if (this.kv.mode === 'paged') mine.add(this.kv.blockTables);
     if (this.#cowScratch) mine.add(this.#cowScratch);
     for (const v of Object.values(this.activations)) if (typeof v !== 'number') mine.add(v);

@@ -3,7 +3,7 @@
 // rejected positions' blocks go back to the pool). The draft and the target each keep one. No DOM, no comlink.
 
 import type { BlockManager } from '../kv/block-manager.ts';
-import type { LlamaModel } from '../model/llama.ts';
+import type { BatchEntry, LlamaModel } from '../model/llama.ts';
 import { KvPoolFullError } from '../engine/batch-executor.ts';
 
 export class KvSequence {
@@ -22,6 +22,16 @@ export class KvSequence {
 
   /** Runs `tokens` at the next positions; returns logits after the last one, or after each ('all'). */
   async feed(tokens: readonly number[], logits: 'last' | 'all' = 'last'): Promise<Float32Array[]> {
+    return this.model.forwardBatch([this.#place(tokens, logits)]);
+  }
+
+  /** feed() for greedy decoding: the argmax after the last token, or after each; picked on the GPU. */
+  async feedArgmax(tokens: readonly number[], logits: 'last' | 'all' = 'last'): Promise<number[]> {
+    return this.model.forwardBatchArgmax([this.#place(tokens, logits)]);
+  }
+
+  /** Gives `tokens` their KV slots (registering the sequence on first use) and describes the pass. */
+  #place(tokens: readonly number[], logits: 'last' | 'all'): BatchEntry {
     if (tokens.length === 0) throw new Error('KvSequence.feed: no tokens');
     const pos0 = this.length;
     const slots: number[] = [];
@@ -39,7 +49,7 @@ export class KvSequence {
       if (r.cow) this.model.copyBlock(r.cow.from, r.cow.to);
       slots.push(r.slot);
     }
-    return this.model.forwardBatch([{ tokens, pos0, slots, blockTable: this.blocks.blockTable(this.seq), logits }]);
+    return { tokens, pos0, slots, blockTable: this.blocks.blockTable(this.seq), logits };
   }
 
   /** Keeps the first `n` tokens' K/V and gives the rest of the sequence's blocks back (n ≥ 1). */

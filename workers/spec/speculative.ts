@@ -6,7 +6,7 @@
 import { BlockManager } from '../kv/block-manager.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import { Rng } from '../sampling/rng.ts';
-import { argmax, distribution, sampleFrom, type SamplingParams } from '../sampling/sampler.ts';
+import { distribution, sampleFrom, type SamplingParams } from '../sampling/sampler.ts';
 import type { TraceBus } from '../engine/trace-bus.ts';
 import { KvSequence } from './kv-sequence.ts';
 import { nextGamma, verifyDraft, verifyGreedy, type VerifyResult } from './rejection.ts';
@@ -91,11 +91,10 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
       const td = performance.now();
       for (let i = 0; i < g; i++) {
         const input = i === 0 ? ctx.slice(dSeq.length) : [drafts[i - 1]!];
-        const logits = (await dSeq.feed(input))[0]!;
         stats.draftSteps++;
-        if (greedy) drafts.push(argmax(logits));
+        if (greedy) drafts.push((await dSeq.feedArgmax(input))[0]!);
         else {
-          const q = distribution(logits, o.sampling);
+          const q = distribution((await dSeq.feed(input))[0]!, o.sampling);
           qs.push(q);
           drafts.push(sampleFrom(q, rng.next()));
         }
@@ -106,10 +105,12 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
       // Verify: the target scores the last known token and every draft token in one pass.
       const tv = performance.now();
       const pending = ctx.slice(tSeq.length);
-      const rows = (await tSeq.feed([...pending, ...drafts], 'all')).slice(pending.length - 1);
       let v: VerifyResult;
-      if (greedy) v = verifyGreedy(drafts, rows.map((r) => argmax(r)));
-      else v = verifyDraft({ draftTokens: drafts, q: qs, p: rows.map((r) => distribution(r, o.sampling)), rng });
+      if (greedy) v = verifyGreedy(drafts, (await tSeq.feedArgmax([...pending, ...drafts], 'all')).slice(pending.length - 1));
+      else {
+        const rows = (await tSeq.feed([...pending, ...drafts], 'all')).slice(pending.length - 1);
+        v = verifyDraft({ draftTokens: drafts, q: qs, p: rows.map((r) => distribution(r, o.sampling)), rng });
+      }
       stats.verifyMs += performance.now() - tv;
       stats.rounds++;
       stats.proposed += g;
@@ -165,17 +166,19 @@ export async function plainGenerate(target: LlamaModel, prompt: readonly number[
   let stopReason: SpecResult['stopReason'] = 'max-tokens';
   let ms = 0;
   try {
-    let logits = (await s.feed(prompt))[0]!;
+    // Greedy: the argmax is taken on the GPU (4 bytes back per token), as the engine's own greedy decoding.
+    const greedy = o.sampling.temperature === 0;
+    const next = async (tokens: readonly number[]) => (greedy ? (await s.feedArgmax(tokens))[0]! : sampleFrom(distribution((await s.feed(tokens))[0]!, o.sampling), rng.next()));
+    let token = await next(prompt);
     const t0 = performance.now();
     while (out.length < maxNewTokens && prompt.length + out.length < target.maxSeqLen) {
-      const token = o.sampling.temperature === 0 ? argmax(logits) : sampleFrom(distribution(logits, o.sampling), rng.next());
       if (o.stopTokens?.includes(token)) {
         stopReason = 'eos';
         break;
       }
       out.push(token);
       if (out.length >= maxNewTokens) break;
-      logits = (await s.feed([token]))[0]!;
+      token = await next([token]);
     }
     ms = performance.now() - t0;
   } finally {
