@@ -11,6 +11,7 @@ import { benchKv } from './bench/kv.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchBatch } from './bench/batch.ts';
 import { benchSpec } from './bench/spec.ts';
+import { benchDecode } from './bench/decode.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
 
@@ -29,6 +30,9 @@ commands:
                                     serving a seeded Poisson trace under each batching policy
   bench batch --decode-only [--batches 1,2,4,8,16] [--steps N] [--runs R] [--json]
                                     decode tokens/s with B sequences in each forward pass
+  bench decode [--model M] [--batch B] [--tokens N] [--runs R] [--prompt-len P] [--gemv-sizes 4096,8192] [--json]
+                                    greedy decode speed, dispatches/submits/readback per token, per-kernel GPU time
+                                    and GB/s, and big GEMVs' fraction of the stream bandwidth
   bench spec [--model M] [--draft default|early-exit:K|int8] [--draft-model D] [--gamma G] [--tokens N]
              [--runs R] [--temperature T] [--json]
                                     speculative vs plain decoding: α, c, measured and predicted speedup (γ = 1..8)
@@ -48,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
       if (what === 'attention') return benchAttention(args);
       if (what === 'batch') return benchBatch(args);
       if (what === 'spec') return benchSpec(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec)`);
+      if (what === 'decode') return benchDecode(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec, decode)`);
     }
     case undefined:
     case 'help':

@@ -22,6 +22,12 @@ export interface LlamaOptions {
   onUploadProgress?: (p: UploadProgress) => void;
   /** 'int8': per-group int8 matmul weights dequantized in the kernel (the int8 speculative draft). */
   quantize?: 'int8';
+  /**
+   * The fused decode path (5 dispatches per layer; plan.ts) for passes of up to 16 tokens. Default: on a
+   * hardware adapter; off on a software one (SwiftShader), where its workgroup reductions cost more than the
+   * dispatches they save and the one-invocation-per-row kernels are ~3× faster.
+   */
+  fused?: boolean;
 }
 
 /** How many prefill plans (besides the decode plan, T = 1) stay cached: bucketing keeps the count small. */
@@ -70,6 +76,8 @@ export class LlamaModel {
     readonly weights: GpuWeights,
     readonly activations: Activations,
     readonly kv: KvStorage,
+    /** Whether passes of ≤ 16 tokens run the fused plan (see LlamaOptions.fused). */
+    readonly fused: boolean,
   ) {
     this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxOutputs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.#readbackIds = ctx.allocateNow({ label: 'Llama.argmax.readback', owner: 'activations', size: 4 * activations.maxOutputs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -83,7 +91,8 @@ export class LlamaModel {
     const gpuWeights = await uploadWeights(ctx, weights, options.onUploadProgress, options.quantize ? { quantize: options.quantize } : {});
     const kvOpt = options.kv ?? { mode: 'contiguous' };
     const kv = kvOpt.mode === 'paged' ? allocatePagedKv(ctx, c, maxSeqLen, kvOpt) : allocateContiguousKv(ctx, c, maxSeqLen);
-    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens, kv.mode === 'paged' ? kv.maxSeqs : 1, options.maxOutputs), kv);
+    const fused = options.fused ?? !ctx.capabilities.adapter.isFallbackAdapter;
+    return new LlamaModel(ctx, c, gpuWeights, allocateActivations(ctx, c, maxTokens, kv.mode === 'paged' ? kv.maxSeqs : 1, options.maxOutputs), kv, fused);
   }
 
   get maxSeqLen(): number {
@@ -94,6 +103,11 @@ export class LlamaModel {
     return kvBytesPerToken(this.config);
   }
 
+  /** The prepared plan for a pass of T tokens and S logits rows (benchmarks time its dispatches). */
+  plan(T: number, S = 1): ForwardPlan {
+    return this.#plan(planBucket(T, this.activations.maxTokens), Math.min(planBucket(S, this.activations.maxOutputs), planBucket(T, this.activations.maxTokens)));
+  }
+
   #plan(T: number, S: number): ForwardPlan {
     const key = `${T}x${S}`;
     let plan = this.#plans.get(key);
@@ -102,7 +116,7 @@ export class LlamaModel {
       this.#plans.set(key, plan);
       return plan;
     }
-    plan = buildForwardPlan(this.ctx, this.config, this.weights, this.activations, this.kv, T, S);
+    plan = buildForwardPlan(this.ctx, this.config, this.weights, this.activations, this.kv, T, S, this.fused);
     this.#plans.set(key, plan);
     const evictable = [...this.#plans.keys()].filter((k) => k !== '1x1'); // the decode plan stays
     if (evictable.length > PLAN_CACHE_SIZE) {

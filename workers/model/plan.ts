@@ -30,7 +30,7 @@ export interface ForwardPlan {
   owned: GPUBuffer[];
 }
 
-export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1): ForwardPlan {
+export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1, fused = true): ForwardPlan {
   // S: logits rows (a.lastIndex lists which token rows)
   if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
   if (S < 1 || S > Math.min(T, a.maxOutputs)) throw new Error(`forward plan: ${S} output rows, but 1..${Math.min(T, a.maxOutputs)} fit`);
@@ -43,7 +43,7 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   const d: Dispatch[] = [];
-  if (canFuse(c, w, kv, T)) {
+  if (fused && canFuse(c, w, kv, T)) {
     buildFused(ctx, c, w, a, kv as PagedKv, T, S, W, d);
     return { nTokens: T, nSeqs: S, dispatches: d, owned: ctx.buffers.since(mark) };
   }
@@ -200,7 +200,8 @@ function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activatio
         nBlocks: kv.nBlocks,
         maxBlocksPerSeq: kv.maxBlocksPerSeq,
         nSeqs: kv.maxSeqs,
-        tileSize: 32,
+        // A hardware GPU: wide tiles, so a decode query's whole context is usually one tile (few barriers).
+        tileSize: Math.min(256, ctx.capabilities.limits.maxComputeInvocationsPerWorkgroup ?? 256),
       }),
     );
     d.push(createLinear(ctx, { ...common, label: `${L}.wo_residual`, epilogue: 'accumulate', x: a.att, k: qDim, w: W(`layers.${l}.wo`), y: a.x, n: c.dim }));

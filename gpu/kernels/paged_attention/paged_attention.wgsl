@@ -62,6 +62,7 @@ var<workgroup> probs: array<f32, TileSize>;      // exp(score − m') of the cur
 var<workgroup> rows: array<u32, TileSize>;       // float offset of each of the tile's keys in the pools (slot · kv_stride + kv_base)
 var<workgroup> max_red: array<f32, TileSize>;    // scratch for the tile maximum
 var<workgroup> sum_red: array<f32, TileSize>;    // scratch for the tile sum
+var<workgroup> part: array<f32, TileSize>;       // per-group partial sums of the value step (HeadDim ≤ TileSize)
 
 @compute @workgroup_size(TileSize)
 fn main(@builtin(workgroup_id) wid: vec3u,
@@ -137,16 +138,41 @@ fn main(@builtin(workgroup_id) wid: vec3u,
 
     // 4. Rescale what was summed under the old maximum, then add this tile's values: invocation lid owns
     //    dims lid, lid + TileSize, … of acc, and reads v for those dims from every key of the tile, at the
-    //    rows the scoring step left in workgroup memory (no second trip through the block table).
+    //    rows the scoring step left in workgroup memory (no second trip through the block table). When a
+    //    head fits the workgroup several times over (HeadDim ≤ TileSize), the keys are split among
+    //    G = TileSize / HeadDim groups of HeadDim invocations — invocation lid adds dim lid % HeadDim over keys
+    //    g, g + G, … with g = lid / HeadDim — and the G partial sums of each dim are added after a barrier, so
+    //    every invocation works instead of HeadDim of them walking the whole tile.
     let correction = exp(m - m_new);  // exp(m − m') ≤ 1; 0 on the first tile
     l = l * correction + sum_red[0];
     let tile_keys = min(TileSize, n_keys - start);
-    for (var d = lid; d < HeadDim; d += TileSize) {
-      var a = acc[d] * correction;
-      for (var jj = 0u; jj < tile_keys; jj++) {
-        a += probs[jj] * v_pool[rows[jj] + d];
+    if (HeadDim <= TileSize) {
+      let groups = TileSize / HeadDim;
+      let d = lid % HeadDim;
+      let g = lid / HeadDim;
+      var a = 0.0;
+      if (g < groups) {
+        for (var jj = g; jj < tile_keys; jj += groups) {
+          a += probs[jj] * v_pool[rows[jj] + d];
+        }
       }
-      acc[d] = a;
+      part[lid] = a;
+      workgroupBarrier();
+      if (lid < HeadDim) {
+        var total = acc[lid] * correction;
+        for (var gg = 0u; gg < groups; gg++) {
+          total += part[gg * HeadDim + lid];
+        }
+        acc[lid] = total;
+      }
+    } else {
+      for (var d = lid; d < HeadDim; d += TileSize) {
+        var a = acc[d] * correction;
+        for (var jj = 0u; jj < tile_keys; jj++) {
+          a += probs[jj] * v_pool[rows[jj] + d];
+        }
+        acc[d] = a;
+      }
     }
     m = m_new;
     workgroupBarrier(); // all reads of probs, rows, max_red[0] and sum_red[0] are done before the next tile writes
