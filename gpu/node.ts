@@ -59,8 +59,15 @@ export async function dawnGpu(): Promise<GPU> {
   if (dawnInstance) return dawnInstance;
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  dawnInstance = create([]);
+  // DECODE_LAB_DAWN_FLAGS: Dawn instance flags, space-separated (e.g. "enable-dawn-features=skip_validation"
+  // to measure what WebGPU's validation costs per dispatch; benchmarks report the flags they ran with).
+  dawnInstance = create(dawnFlags());
   return dawnInstance;
+}
+
+/** The Dawn flags this process asked for (DECODE_LAB_DAWN_FLAGS), [] by default. */
+export function dawnFlags(): string[] {
+  return (process.env.DECODE_LAB_DAWN_FLAGS ?? '').split(' ').filter(Boolean);
 }
 
 /** Drops the Dawn instance so the process can exit; call after every device is disposed. */

@@ -27,13 +27,14 @@ for s in "${steps[@]}"; do
       step decode-b1 120 "${cli[@]}" bench decode --batch 1 --tokens 256 --runs 5 --json
       step decode-b8 120 "${cli[@]}" bench decode --batch 8 --tokens 256 --runs 5 --gemv-sizes '' --json ;;
     batch)
-      step batch-policies 240 "${cli[@]}" bench batch --requests 64 --rate 1000 --length-scale 1 --max-batch 16 --token-budget 64 --runs 5 --json
+      step batch-policies 240 "${cli[@]}" bench batch --requests 48 --rate 1000 --length-scale 1 --mix decode-heavy --max-batch 8 --token-budget 8 --runs 5 --json
+      step batch-policies-mixed 240 "${cli[@]}" bench batch --requests 64 --rate 1000 --length-scale 1 --mix mixed --max-batch 16 --token-budget 64 --runs 3 --json
       step batch-decode 120 "${cli[@]}" bench batch --decode-only --batches 1,2,4,8,16 --steps 64 --runs 5 --json ;;
     spec)
-      step spec-greedy 200 "${cli[@]}" bench spec --tokens 128 --runs 5 --json
-      step spec-t1 200 "${cli[@]}" bench spec --tokens 128 --runs 5 --temperature 1 --json ;;
+      step spec-greedy 200 "${cli[@]}" bench spec --tokens 256 --runs 8 --json
+      step spec-t1 200 "${cli[@]}" bench spec --tokens 256 --runs 5 --temperature 1 --json ;;
     peer)
-      step peer 300 python3 tools/bench/pytorch_peer.py ;;
+      step peer 300 python3 tools/bench/pytorch_peer.py --runs 5 ;;
     *) echo "unknown step $s" >&2; exit 2 ;;
   esac
 done

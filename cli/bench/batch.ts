@@ -22,7 +22,7 @@ export async function benchBatch(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: 'string', tokenizer: 'string', json: 'boolean',
     'decode-only': 'boolean', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number',
-    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number', 'length-scale': 'number',
+    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number', 'length-scale': 'number', mix: 'string', temperature: 'number',
   });
   if (!f['decode-only']) return benchPolicies(f);
   const batches = (f.batches ?? '1,2,4,8,16').split(',').map(Number);
@@ -74,8 +74,15 @@ export async function benchBatch(argv: string[]): Promise<number> {
  * A request mix scaled to a small model's context (the library default assumes 1–2k-token contexts) and
  * by `scale` (the default trace is short enough for a CPU adapter; the H100 runs take scale 1).
  */
-function mixFor(maxSeqLen: number, scale: number): RequestKind[] {
+function mixFor(maxSeqLen: number, scale: number, mix: string): RequestKind[] {
   const c = (x: number) => Math.max(2, Math.floor((x * scale * maxSeqLen) / 512));
+  // decode-heavy: short prompts, answers of very different lengths (chat and code generation).
+  if (mix === 'decode-heavy') {
+    return [
+      { name: 'chat', weight: 0.6, prompt: [c(4), c(12)], output: [c(16), c(192)] },
+      { name: 'code', weight: 0.4, prompt: [c(4), c(12)], output: [c(96), c(384)] },
+    ];
+  }
   return [
     { name: 'chat', weight: 0.5, prompt: [c(16), c(96)], output: [c(16), c(96)] },
     { name: 'summarize', weight: 0.25, prompt: [c(128), c(256)], output: [c(8), c(32)] },
@@ -95,6 +102,8 @@ interface PolicyFlags {
   'max-batch'?: number;
   'token-budget'?: number;
   'length-scale'?: number;
+  mix?: string;
+  temperature?: number;
 }
 
 /** The figures a policy run reports (medians over runs for the numbers). */
@@ -122,9 +131,13 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
   const scale = f['length-scale'] ?? 0.25;
   if (!Number.isInteger(runs) || runs < 1) throw new UsageError('--runs must be a positive integer');
   if (!(scale > 0 && scale <= 1)) throw new UsageError('--length-scale must be in (0, 1]');
+  const mixName = f.mix ?? 'mixed';
+  const temperature = f.temperature ?? 0;
+  if (!(temperature >= 0)) throw new UsageError('--temperature must be ≥ 0');
+  if (!['mixed', 'decode-heavy'].includes(mixName)) throw new UsageError(`--mix must be mixed or decode-heavy, got "${mixName}"`);
   const { probe, report, ctx, weights, name } = await openModel(f);
   const c = weights.config;
-  const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen, scale), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
+  const requests = generateRequests({ seed, nRequests, ratePerSec: rate, vocabSize: c.vocabSize, mix: mixFor(c.maxSeqLen, scale, mixName), interactive: { fraction: 0.25, priority: 1, ttftMs: 2000 } })
     .map((r) => ({ ...r, prompt: [c.bosTokenId, ...r.prompt.slice(1)] }));
   const blockSize = 16;
   const nBlocks = maxBatch * Math.ceil(c.maxSeqLen / blockSize);
@@ -136,7 +149,7 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
   for (let run = 0; run < runs; run++) {
     for (const policy of policies) {
       const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
-      const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature: 1, topK: 0, topP: 1 }, seed });
+      const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature, topK: 0, topP: 1 }, seed });
       const m = r.metrics;
       samples.get(policy)!.push({
         outputTokensPerSec: m.outputThroughput,
@@ -169,7 +182,7 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
       tpotP50: Number((out.continuous.tpotP50Ms! / out.static.tpotP50Ms!).toFixed(2)),
     },
   } : {};
-  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
+  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, mix: mixName, temperature, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
   process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();

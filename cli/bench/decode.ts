@@ -5,7 +5,7 @@
 // a read-only stream kernel, the fraction of the device's stream bandwidth that big GEMVs reach.
 
 import { encodeDispatch, type Dispatch } from '../../gpu/dispatch.ts';
-import { releaseDawn } from '../../gpu/node.ts';
+import { dawnFlags, releaseDawn } from '../../gpu/node.ts';
 import { Profiler } from '../../gpu/profiler.ts';
 import { benchGemvBandwidth } from '../../gpu/kernels/stream/bandwidth.ts';
 import type { GpuContext } from '../../gpu/device.ts';
@@ -75,7 +75,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const decodeTps: number[] = [];
   const prefillTps: number[] = [];
   const ttft: number[] = [];
-  let perToken = { dispatches: 0, submits: 0, readbackBytes: 0 };
+  let perToken = { dispatches: 0, submits: 0, readbackBytes: 0, encodeUs: 0 };
   for (let r = 0; r <= runs; r++) {
     const blocks = new BlockManager({ nBlocks, blockSize, prefixCaching: false });
     const seqs = prompts.map((p, s) => {
@@ -87,7 +87,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     const t0 = performance.now();
     let next = await model.forwardBatchArgmax(seqs.map((q, s) => entry(s, q.tokens, 0, q.slots))); // prefill: the first token
     const t1 = performance.now();
-    const before = { dispatches: model.dispatches, submits: model.submits, readbackBytes: model.readbackBytes };
+    const before = { dispatches: model.dispatches, submits: model.submits, readbackBytes: model.readbackBytes, encodeMs: model.encodeMs };
     for (let i = 1; i < steps; i++) {
       next = await model.forwardBatchArgmax(
         next.map((token, s) => {
@@ -107,6 +107,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
       dispatches: (model.dispatches - before.dispatches) / (steps - 1),
       submits: (model.submits - before.submits) / (steps - 1),
       readbackBytes: (model.readbackBytes - before.readbackBytes) / decoded,
+      encodeUs: ((model.encodeMs - before.encodeMs) * 1000) / (steps - 1),
     };
   }
 
@@ -147,8 +148,11 @@ export async function benchDecode(argv: string[]): Promise<number> {
     submitsPerToken: perToken.submits,
     readbackBytesPerToken: perToken.readbackBytes,
     gpuUsPerToken: profiler.mode === 'timestamp' ? round(gpuUsPerToken, 2) : null,
+    // CPU time per decode pass spent writing inputs and encoding the dispatches, up to submit.
+    cpuEncodeUsPerPass: round(perToken.encodeUs, 1),
     kernels,
     gemv: { sizes: gemv, fractionOfStreamBandwidth: gemv.length ? Math.min(...gemv.map((g) => g.fraction)) : null },
+    dawnFlags: dawnFlags(),
     device: report.capabilities.adapter,
   };
   process.stdout.write((f.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)) + '\n');

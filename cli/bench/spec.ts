@@ -61,7 +61,7 @@ export async function benchSpec(argv: string[]): Promise<number> {
     const plainTps: number[] = [];
     const specTps: number[] = [];
     const cs: number[] = [];
-    let proposed = 0;
+    let tested = 0;
     let accepted = 0;
     let passes = 0;
     let produced = 0;
@@ -78,12 +78,12 @@ export async function benchSpec(argv: string[]): Promise<number> {
       specTps.push(sTps);
       speedups.push(sTps / pTps);
       cs.push(spec.stats.draftMs / spec.stats.draftSteps / plain.msPerToken);
-      proposed += spec.stats.proposed;
+      tested += spec.stats.tested;
       accepted += spec.stats.accepted;
       passes += spec.stats.rounds;
       produced += spec.tokens.length;
     }
-    const alpha = proposed > 0 ? accepted / proposed : 0;
+    const alpha = tested > 0 ? accepted / tested : 0; // per judged draft token
     const c = median(cs);
     const row = {
       draft: draftLabel(draftKind),

@@ -43,10 +43,19 @@ export class BatchExecutor {
 
   /** Runs one iteration: every sequence's new tokens in one forward pass. Logits come back in `work` order. */
   async step(work: readonly SeqWork[]): Promise<Float32Array[]> {
-    const entries: BatchEntry[] = work.map(({ seq, tokens }) => {
+    return this.model.forwardBatch(this.#entries(work));
+  }
+
+  /** step() for greedy sequences: only each row's argmax (taken on the GPU) comes back, in `work` order. */
+  async stepArgmax(work: readonly SeqWork[]): Promise<number[]> {
+    return this.model.forwardBatchArgmax(this.#entries(work));
+  }
+
+  #entries(work: readonly SeqWork[]): BatchEntry[] {
+    return work.map(({ seq, tokens }) => {
       const pos0 = this.#computed.get(seq);
       if (pos0 === undefined) throw new Error(`batch: sequence ${seq} was not admitted`);
-      const known = this.blocks.tokens(seq).length; // prompt tokens are placed at admission
+      const known = this.blocks.length(seq); // prompt tokens are placed at admission
       const slots: number[] = [];
       tokens.forEach((token, i) => {
         const pos = pos0 + i;
@@ -62,7 +71,6 @@ export class BatchExecutor {
       this.#computed.set(seq, pos0 + tokens.length);
       return { tokens, pos0, slots, blockTable: this.blocks.blockTable(seq) };
     });
-    return this.model.forwardBatch(entries);
   }
 
   /** A finished sequence gives its blocks back; full ones stay in the prefix cache. */

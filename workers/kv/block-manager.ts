@@ -110,6 +110,34 @@ export class BlockManager {
     return [...this.seq(seq).tokens];
   }
 
+  /** How many tokens the sequence holds (tokens(seq).length without the copy; the engine asks every step). */
+  length(seq: number): number {
+    return this.seq(seq).tokens.length;
+  }
+
+  /**
+   * Renames tokens already placed (their slots and KV stay): speculative drafting on the GPU appends slots
+   * for tokens it has not read back yet, then labels them. Only without prefix caching, where a block's
+   * tokens never became a cache key; on a block shared with another sequence it would rename theirs too.
+   */
+  relabel(seq: number, pos0: number, tokens: readonly number[]): void {
+    if (this.prefixCaching) throw new KvError('bad-option', 'relabel: not with prefix caching (cached blocks are keyed by their tokens)');
+    const s = this.seq(seq);
+    if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens.length > s.tokens.length) {
+      throw new KvError('bad-option', `sequence ${seq}: relabel positions ${pos0}..${pos0 + tokens.length - 1} of ${s.tokens.length}`);
+    }
+    const blockOf = (i: number) => s.table[Math.floor((pos0 + i) / this.blockSize)]!;
+    tokens.forEach((t, i) => {
+      checkToken(t, `sequence ${seq} position ${pos0 + i}`);
+      if (this.block(blockOf(i)).ref > 1) throw new KvError('bad-option', `sequence ${seq}: relabel of block ${blockOf(i)}, shared with another sequence`);
+    });
+    tokens.forEach((t, i) => {
+      this.block(blockOf(i)).tokens[(pos0 + i) % this.blockSize] = t;
+      s.tokens[pos0 + i] = t;
+    });
+    this.afterMutation();
+  }
+
   /** References to `block` from block tables. */
   refCount(block: number): number {
     return this.block(block).ref;

@@ -170,3 +170,26 @@ describe('BlockManager.truncate (speculative rollback)', () => {
     expect(refused).toBeGreaterThan(0); // and some had no block for the copy
   });
 });
+
+describe('BlockManager.relabel', () => {
+  it('renames placed tokens in the sequence and its blocks, keeping every invariant', () => {
+    const m = new BlockManager({ nBlocks: 8, blockSize: 4, prefixCaching: false, checked: true });
+    added(m.addSequence(1, range(3)));
+    for (let i = 0; i < 4; i++) m.append(1, 0); // drafted slots, ids not known yet
+    m.relabel(1, 3, [50, 51, 52]);
+    expect(m.tokens(1)).toEqual([3, 4, 5, 50, 51, 52, 0]);
+    m.check();
+  });
+
+  it('refuses with prefix caching, on a shared block, and out of range', () => {
+    const cached = new BlockManager({ nBlocks: 8, blockSize: 4, checked: true });
+    added(cached.addSequence(1, range(3)));
+    expect(() => cached.relabel(1, 0, [9])).toThrow(KvError);
+    const m = new BlockManager({ nBlocks: 8, blockSize: 4, prefixCaching: false, checked: true });
+    added(m.addSequence(1, range(6)));
+    m.fork(1, 2);
+    expect(() => m.relabel(1, 5, [9])).toThrow(/shared/);
+    expect(() => m.relabel(1, 5, [9, 9])).toThrow(/relabel positions/);
+    expect(m.tokens(2)).toEqual(range(6));
+  });
+});

@@ -68,7 +68,13 @@ export class LlamaModel {
   readonly #readbackIds: GPUBuffer; // [maxOutputs] u32, MAP_READ: greedy passes read back only the argmax
   /** Bytes read back to the CPU since creation (logits rows, or 4 per row when greedy). */
   readbackBytes = 0;
+  /** CPU milliseconds spent writing inputs and encoding passes, up to each submit (benchmarks report it). */
+  encodeMs = 0;
   #cowScratch: GPUBuffer | undefined; // [blockSize, nKvHeads·headDim] f32, made on the first copy-on-write
+  #chainStage: GPUBuffer | undefined; // greedyChain's per-pass inputs, copied into place between passes
+  #chainIds: GPUBuffer | undefined; // [maxOutputs] u32: greedyChain's token ids
+  /** What #write last put in each input buffer (greedyChain's copies invalidate the ones they overwrite). */
+  readonly #written = new Map<GPUBuffer, Uint32Array<ArrayBuffer>>();
 
   private constructor(
     readonly ctx: GpuContext,
@@ -188,6 +194,89 @@ export class LlamaModel {
   #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[], read: 'logits' | 'argmax'): number {
     const { device } = this.ctx;
     const a = this.activations;
+    const t0 = performance.now();
+    const { T, S, R, plan } = this.#writeInputs(batch);
+    const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}.S${S}` });
+    this.#encodePlan(encoder, plan, `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}`);
+    if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
+    else encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
+    this.readbackBytes += read === 'logits' ? 4 * R * this.config.vocabSize : 4 * R;
+    device.queue.submit([encoder.finish()]);
+    this.encodeMs += performance.now() - t0;
+    this.submits += 1;
+    return R;
+  }
+
+  #encodePlan(encoder: GPUCommandEncoder, plan: ForwardPlan, label: string): void {
+    const pass = encoder.beginComputePass({ label });
+    for (const d of plan.dispatches) encodeDispatch(pass, d);
+    pass.end();
+    this.dispatches += plan.dispatches.length;
+  }
+
+  /**
+   * Greedy drafting in one submit (speculative decoding): runs `first` (one sequence's pending tokens), then
+   * feeds each pass's argmax back as the next pass's token, `chain.slots.length` more times — the token ids
+   * are copied on the GPU between passes, so nothing comes back until the end, when the γ ids do (4 bytes
+   * each). `chain.slots`: the KV slots of the chained tokens, at positions chain.pos0, chain.pos0 + 1, …
+   */
+  async greedyChain(first: BatchEntry, chain: { slots: readonly number[]; pos0: number }): Promise<number[]> {
+    this.#checkBatch([first]);
+    const { device } = this.ctx;
+    const a = this.activations;
+    const g = chain.slots.length + 1;
+    if (g > a.maxOutputs) throw new Error(`greedyChain: ${g} tokens exceed the ${a.maxOutputs} ids one call returns`);
+    if (chain.pos0 + chain.slots.length > this.kv.maxSeqLen) throw new Error(`greedyChain: positions up to ${chain.pos0 + chain.slots.length - 1} exceed the context of ${this.kv.maxSeqLen}`);
+    // Per chained pass, the inputs the copies put in place: [tokenPos, slot, lastIndex = 0, 0, step params].
+    const record = 16 + Math.ceil(StepParams.size / 16) * 16;
+    const stage = new ArrayBuffer(Math.max(record, record * chain.slots.length));
+    chain.slots.forEach((slot, i) => {
+      new Uint32Array(stage, i * record, 4).set([chain.pos0 + i, slot, 0, 0]);
+      new Uint8Array(stage, i * record + 16, StepParams.size).set(new Uint8Array(StepParams.pack({ nTokens: 1, pos0: chain.pos0 + i })));
+    });
+    if (!this.#chainStage || this.#chainStage.size < stage.byteLength) {
+      if (this.#chainStage) this.ctx.buffers.release(this.#chainStage);
+      this.#chainStage = this.ctx.allocateNow({ label: 'Llama.chain.stage', owner: 'activations', size: Math.max(stage.byteLength, 16 * record), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    }
+    this.#chainIds ??= this.ctx.allocateNow({ label: 'Llama.chain.ids', owner: 'activations', size: 4 * a.maxOutputs, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(this.#chainStage, 0, stage);
+    const { plan } = this.#writeInputs([first]);
+    for (const b of [a.tokens, a.tokenPos, a.slots, a.lastIndex, a.step]) this.#written.delete(b); // the chain's copies change them
+    const next = this.#plan(1, 1);
+    const encoder = device.createCommandEncoder({ label: `Llama.greedyChain.${g}` });
+    this.#encodePlan(encoder, plan, 'Llama.greedyChain.0');
+    for (let i = 0; i < g - 1; i++) {
+      encoder.copyBufferToBuffer(a.argmax, 0, this.#chainIds, 4 * i, 4); // the id this pass picked…
+      encoder.copyBufferToBuffer(a.argmax, 0, a.tokens, 0, 4); // …is the next pass's token
+      encoder.copyBufferToBuffer(this.#chainStage, i * record, a.tokenPos, 0, 4);
+      encoder.copyBufferToBuffer(this.#chainStage, i * record + 4, a.slots, 0, 4);
+      encoder.copyBufferToBuffer(this.#chainStage, i * record + 8, a.lastIndex, 0, 4);
+      encoder.copyBufferToBuffer(this.#chainStage, i * record + 16, a.step, 0, StepParams.size);
+      this.#encodePlan(encoder, next, `Llama.greedyChain.${i + 1}`);
+    }
+    encoder.copyBufferToBuffer(a.argmax, 0, this.#chainIds, 4 * (g - 1), 4);
+    encoder.copyBufferToBuffer(this.#chainIds, 0, this.#readbackIds, 0, 4 * g);
+    device.queue.submit([encoder.finish()]);
+    this.submits += 1;
+    this.readbackBytes += 4 * g;
+    return this.#readIds(g);
+  }
+
+  /**
+   * queue.writeBuffer, skipped when the buffer already holds exactly these words (a decode step rewrites
+   * the same block table, sequence rows, output rows… every token; each write costs a trip into the driver).
+   */
+  #write(buffer: GPUBuffer, data: Uint32Array<ArrayBuffer>): void {
+    const last = this.#written.get(buffer);
+    if (last && last.length === data.length && last.every((v, i) => v === data[i])) return;
+    this.ctx.device.queue.writeBuffer(buffer, 0, data);
+    this.#written.set(buffer, data);
+  }
+
+  /** Writes a pass's inputs (token ids, positions, slots, block tables, output rows, step) and picks its plan. */
+  #writeInputs(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): { T: number; S: number; R: number; plan: ForwardPlan } {
+    const { device } = this.ctx;
+    const a = this.activations;
     const S = batch.length;
     if (S > a.maxSeqs) throw new Error(`forward: ${S} sequences exceed the ${a.maxSeqs} one pass can carry`);
     const T = batch.reduce((n, e) => n + e.tokens.length, 0);
@@ -223,26 +312,16 @@ export class LlamaModel {
         if (table.length > kv.maxBlocksPerSeq) throw new Error(`forward: block table of ${table.length} blocks exceeds ${kv.maxBlocksPerSeq}`);
         tables.set(table, s * kv.maxBlocksPerSeq);
       });
-      device.queue.writeBuffer(kv.blockTables, 0, tables);
-      device.queue.writeBuffer(a.slots, 0, slots);
-      device.queue.writeBuffer(a.tokenSeq, 0, tokenSeq);
+      this.#write(kv.blockTables, tables);
+      this.#write(a.slots, slots);
+      this.#write(a.tokenSeq, tokenSeq);
     }
-    device.queue.writeBuffer(a.tokens, 0, tokens);
-    device.queue.writeBuffer(a.tokenPos, 0, tokenPos);
-    device.queue.writeBuffer(a.lastIndex, 0, Uint32Array.from(outputRows));
-    device.queue.writeBuffer(a.step, 0, StepParams.pack({ nTokens: T, pos0: batch[0]!.pos0 }));
+    this.#write(a.tokens, tokens);
+    this.#write(a.tokenPos, tokenPos);
+    this.#write(a.lastIndex, Uint32Array.from(outputRows));
+    this.#write(a.step, new Uint32Array(StepParams.pack({ nTokens: T, pos0: batch[0]!.pos0 })));
     const plan = this.#plan(planBucket(T, a.maxTokens), Math.min(planBucket(R, a.maxOutputs), planBucket(T, a.maxTokens)));
-    const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}.S${S}` });
-    const pass = encoder.beginComputePass({ label: `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}` });
-    for (const d of plan.dispatches) encodeDispatch(pass, d);
-    pass.end();
-    if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
-    else encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
-    this.readbackBytes += read === 'logits' ? 4 * R * this.config.vocabSize : 4 * R;
-    device.queue.submit([encoder.finish()]);
-    this.dispatches += plan.dispatches.length;
-    this.submits += 1;
-    return R;
+    return { T, S, R, plan };
   }
 
   /** Maps the id readback buffer and returns the first `R` argmax ids. */
@@ -287,6 +366,8 @@ export class LlamaModel {
     const mine = new Set<GPUBuffer>([...this.weights.values(), ...this.kv.k, ...this.kv.v, this.#readback, this.#readbackIds]);
     if (this.kv.mode === 'paged') mine.add(this.kv.blockTables);
     if (this.#cowScratch) mine.add(this.#cowScratch);
+    if (this.#chainStage) mine.add(this.#chainStage);
+    if (this.#chainIds) mine.add(this.#chainIds);
     for (const v of Object.values(this.activations)) if (typeof v !== 'number') mine.add(v);
     for (const plan of this.#plans.values()) for (const b of plan.owned) mine.add(b);
     for (const b of mine) this.ctx.buffers.release(b);

@@ -213,7 +213,7 @@ export function blockView(bm: BlockManager, contextOf: (id: number) => readonly 
     blockSize: bs,
     blocksFor({ id }, nTokens) {
       if (bm.has(id)) {
-        const held = bm.tokens(id).length;
+        const held = bm.length(id);
         return Math.ceil((held + nTokens) / bs) - Math.ceil(held / bs);
       }
       const tokens = contextOf(id);

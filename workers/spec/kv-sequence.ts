@@ -17,7 +17,7 @@ export class KvSequence {
 
   /** Tokens whose K/V are in the pool: the next token fed goes to this position. */
   get length(): number {
-    return this.#registered ? this.blocks.tokens(this.seq).length : 0;
+    return this.#registered ? this.blocks.length(this.seq) : 0;
   }
 
   /** Runs `tokens` at the next positions; returns logits after the last one, or after each ('all'). */
@@ -28,6 +28,27 @@ export class KvSequence {
   /** feed() for greedy decoding: the argmax after the last token, or after each; picked on the GPU. */
   async feedArgmax(tokens: readonly number[], logits: 'last' | 'all' = 'last'): Promise<number[]> {
     return this.model.forwardBatchArgmax([this.#place(tokens, logits)]);
+  }
+
+  /**
+   * Greedy drafting of `gamma` tokens in one submit: feeds `tokens`, then each argmax in turn (on the GPU;
+   * see LlamaModel.greedyChain). Afterwards the sequence holds `tokens` and the first gamma − 1 drafts (the
+   * last draft is returned but not fed, as with gamma feedArgmax calls). Needs a pool without prefix caching.
+   */
+  async draftGreedy(tokens: readonly number[], gamma: number): Promise<number[]> {
+    const first = this.#place(tokens, 'last');
+    const pos0 = first.pos0 + tokens.length;
+    // Slots for the drafts not known yet (placeholder ids, renamed once they are read back).
+    const slots: number[] = [];
+    for (let i = 0; i < gamma - 1; i++) {
+      const r = this.blocks.append(this.seq, 0);
+      if (!('slot' in r)) throw new KvPoolFullError(this.seq);
+      if (r.cow) this.model.copyBlock(r.cow.from, r.cow.to);
+      slots.push(r.slot);
+    }
+    const ids = await this.model.greedyChain({ ...first, blockTable: this.blocks.blockTable(this.seq) }, { slots, pos0 });
+    if (gamma > 1) this.blocks.relabel(this.seq, pos0, ids.slice(0, gamma - 1));
+    return ids;
   }
 
   /** Gives `tokens` their KV slots (registering the sequence on first use) and describes the pass. */

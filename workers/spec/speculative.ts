@@ -28,8 +28,9 @@ export interface SpecStats {
   rounds: number; // target verification passes
   draftSteps: number; // draft forward passes
   proposed: number; // draft tokens proposed
+  tested: number; // draft tokens the target judged (all up to and including the first rejection)
   accepted: number; // draft tokens accepted
-  alpha: number; // accepted / proposed
+  alpha: number; // accepted / tested: the per-token acceptance rate the speedup formula assumes
   tokensPerTargetPass: number; // generated tokens / target passes
   draftMs: number; // wall time in draft passes
   verifyMs: number; // wall time in target passes
@@ -70,7 +71,7 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
   const maxLen = Math.min(target.maxSeqLen, draft.maxSeqLen);
   const ctx = [...prompt];
   const out: number[] = [];
-  const stats: SpecStats = { rounds: 0, draftSteps: 0, proposed: 0, accepted: 0, alpha: 0, tokensPerTargetPass: 0, draftMs: 0, verifyMs: 0, ms: 0 };
+  const stats: SpecStats = { rounds: 0, draftSteps: 0, proposed: 0, tested: 0, accepted: 0, alpha: 0, tokensPerTargetPass: 0, draftMs: 0, verifyMs: 0, ms: 0 };
   let gamma = o.gamma;
   const recent: number[] = []; // acceptance rate of recent rounds
   let stopReason: SpecResult['stopReason'] = 'max-tokens';
@@ -89,15 +90,17 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
       const drafts: number[] = [];
       const qs: Float64Array[] = [];
       const td = performance.now();
-      for (let i = 0; i < g; i++) {
+      if (greedy && g > 0) {
+        // Greedy: all γ draft steps in one submit, each argmax fed to the next pass on the GPU.
+        drafts.push(...(await dSeq.draftGreedy(ctx.slice(dSeq.length), g)));
+        stats.draftSteps += g;
+      }
+      for (let i = 0; i < g && !greedy; i++) {
         const input = i === 0 ? ctx.slice(dSeq.length) : [drafts[i - 1]!];
         stats.draftSteps++;
-        if (greedy) drafts.push((await dSeq.feedArgmax(input))[0]!);
-        else {
-          const q = distribution((await dSeq.feed(input))[0]!, o.sampling);
-          qs.push(q);
-          drafts.push(sampleFrom(q, rng.next()));
-        }
+        const q = distribution((await dSeq.feed(input))[0]!, o.sampling);
+        qs.push(q);
+        drafts.push(sampleFrom(q, rng.next()));
       }
       stats.draftMs += performance.now() - td;
       const pos0 = ctx.length;
@@ -114,6 +117,7 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
       stats.verifyMs += performance.now() - tv;
       stats.rounds++;
       stats.proposed += g;
+      stats.tested += v.positions.length;
       stats.accepted += v.accepted;
       // Roll back: the target keeps the context and the accepted drafts; the draft never holds more.
       tSeq.rollback(ctx.length + v.accepted);
@@ -153,7 +157,8 @@ export async function speculativeGenerate(target: LlamaModel, draft: LlamaModel,
     tSeq.release();
     dSeq.release();
   }
-  stats.alpha = stats.proposed > 0 ? stats.accepted / stats.proposed : 0;
+  // Positions after the first rejection were never judged: counting them as rejections would understate α.
+  stats.alpha = stats.tested > 0 ? stats.accepted / stats.tested : 0;
   stats.tokensPerTargetPass = stats.rounds > 0 ? out.length / stats.rounds : 0;
   return { tokens: out, stopReason, stats };
 }
@@ -184,6 +189,6 @@ export async function plainGenerate(target: LlamaModel, prompt: readonly number[
   } finally {
     s.release();
   }
-  const stats: SpecStats = { rounds: out.length, draftSteps: 0, proposed: 0, accepted: 0, alpha: 0, tokensPerTargetPass: 1, draftMs: 0, verifyMs: ms, ms };
+  const stats: SpecStats = { rounds: out.length, draftSteps: 0, proposed: 0, tested: 0, accepted: 0, alpha: 0, tokensPerTargetPass: 1, draftMs: 0, verifyMs: ms, ms };
   return { tokens: out, stopReason, stats, msPerToken: out.length > 1 ? ms / (out.length - 1) : ms };
 }
