@@ -275,7 +275,6 @@ export class LlamaModel {
 
   /** Writes a pass's inputs (token ids, positions, slots, block tables, output rows, step) and picks its plan. */
   #writeInputs(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): { T: number; S: number; R: number; plan: ForwardPlan } {
-    const { device } = this.ctx;
     const a = this.activations;
     const S = batch.length;
     if (S > a.maxSeqs) throw new Error(`forward: ${S} sequences exceed the ${a.maxSeqs} one pass can carry`);
