@@ -46,6 +46,7 @@ export async function uploadWeights(ctx: GpuContext, weights: ModelWeights, onPr
   let totalBytes = 0;
   for (const name of shapes.keys()) totalBytes += data(name)?.byteLength ?? 0;
   const out: GpuWeights = new Map();
+  const mark = ctx.buffers.mark(); // what this upload makes, and only that, is released if it fails
   let loadedBytes = 0;
   try {
     for (const [name, shape] of shapes) {
@@ -67,7 +68,7 @@ export async function uploadWeights(ctx: GpuContext, weights: ModelWeights, onPr
       onProgress?.({ loadedBytes, totalBytes });
     }
   } catch (err) {
-    ctx.buffers.releaseOwner('weights'); // nothing half-loaded stays behind
+    for (const b of ctx.buffers.since(mark)) ctx.buffers.release(b); // nothing half-loaded stays behind; other models' weights stay
     throw err;
   }
   if (weights.config.tiedEmbeddings && !int8) out.set('output', out.get('tok_embeddings')!);
