@@ -2,6 +2,7 @@
 // otherwise CPU wall time from submit to onSubmittedWorkDone. Must not import from workers/ or web/.
 
 import type { GpuContext } from './device.ts';
+import { encodeDispatch, type Dispatch } from './dispatch.ts';
 
 export interface PassTiming {
   label: string;
@@ -64,4 +65,19 @@ export class Profiler {
     const raw = new BigUint64Array(await this.#ctx.read(this.#resolveBuffer, 16 * labels.length));
     return labels.map((label, i) => ({ label, us: Number(raw[2 * i + 1]! - raw[2 * i]!) / 1000, source: 'timestamp' }));
   }
+}
+
+/**
+ * GPU (or wall) µs of one compute pass that encodes `dispatches` `iterations` times over — how benchmarks
+ * time kernels too short for Dawn's ~65 µs timestamp resolution on their own.
+ */
+export async function timeRepeated(ctx: GpuContext, profiler: Profiler, dispatches: readonly Dispatch[], iterations: number, label = 'bench'): Promise<number> {
+  const encoder = ctx.device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass(profiler.passDescriptor(label));
+  for (let i = 0; i < iterations; i++) for (const d of dispatches) encodeDispatch(pass, d);
+  pass.end();
+  profiler.resolve(encoder);
+  ctx.device.queue.submit([encoder.finish()]);
+  const [timing] = await profiler.collect();
+  return timing?.us ?? 0;
 }

@@ -4,13 +4,13 @@
 
 import { acquireNodeGpu, releaseDawn } from '../../gpu/node.ts';
 import type { GpuContext } from '../../gpu/device.ts';
-import { encodeDispatch, type Dispatch } from '../../gpu/dispatch.ts';
-import { Profiler } from '../../gpu/profiler.ts';
+import type { Dispatch } from '../../gpu/dispatch.ts';
+import { Profiler, timeRepeated } from '../../gpu/profiler.ts';
 import { StepParams } from '../../gpu/kernels/step.ts';
 import { createAttention } from '../../gpu/kernels/attention/attention.ts';
 import { createPagedAttention } from '../../gpu/kernels/paged_attention/paged_attention.ts';
 import { parseFlags, UsageError } from '../args.ts';
-import { median } from './stats.ts';
+import { median } from '../../gpu/stats.ts';
 
 interface Shape {
   nHeads: number;
@@ -51,18 +51,6 @@ function buffer(ctx: GpuContext, label: string, data: Float32Array | Uint32Array
   });
   if (typeof data !== 'number') ctx.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
   return b;
-}
-
-/** GPU time of one pass that encodes `dispatches` `iterations` times, divided by `iterations`, in µs. */
-async function timePass(ctx: GpuContext, profiler: Profiler, dispatches: readonly Dispatch[], iterations: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: 'bench.attention' });
-  const pass = encoder.beginComputePass(profiler.passDescriptor('bench.attention'));
-  for (let i = 0; i < iterations; i++) for (const d of dispatches) encodeDispatch(pass, d);
-  pass.end();
-  profiler.resolve(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const [timing] = await profiler.collect();
-  return timing!.us / iterations;
 }
 
 async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, context: number, batch: number, blockSize: number, runs: number, iterations: number): Promise<AttentionBenchCase> {
@@ -153,9 +141,9 @@ async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, cont
   const times = { contiguous: [] as number[], paged: [] as number[], batched: [] as number[] };
   for (let r = -2; r < runs; r++) {
     // Interleaved, so drift in clocks or temperature touches all three alike; runs −2 and −1 are warm-up.
-    const c = await timePass(ctx, profiler, contiguous, iterations);
-    const p = await timePass(ctx, profiler, pagedPerSeq, iterations);
-    const b = await timePass(ctx, profiler, [pagedBatched], iterations);
+    const c = (await timeRepeated(ctx, profiler, contiguous, iterations, 'bench.attention')) / iterations;
+    const p = (await timeRepeated(ctx, profiler, pagedPerSeq, iterations, 'bench.attention')) / iterations;
+    const b = (await timeRepeated(ctx, profiler, [pagedBatched], iterations, 'bench.attention')) / iterations;
     if (r >= 0) {
       times.contiguous.push(c);
       times.paged.push(p);

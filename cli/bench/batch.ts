@@ -15,7 +15,7 @@ import { openModel } from './open-model.ts';
 import { serve } from '../../workers/engine/serving.ts';
 import { createScheduler, type PolicyName } from '../../workers/sched/scheduler.ts';
 import { generateRequests, type RequestKind } from '../../workers/sched/workload.ts';
-import { median } from './stats.ts';
+import { median } from '../../gpu/stats.ts';
 
 
 export async function benchBatch(argv: string[]): Promise<number> {

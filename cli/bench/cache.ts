@@ -6,7 +6,7 @@ import { dawnGpu, releaseDawn } from '../../gpu/node.ts';
 import { Engine } from '../../workers/engine/engine.ts';
 import { parseFlags, UsageError } from '../args.ts';
 import { resolveModelSource } from '../model-source.ts';
-import { median } from './stats.ts';
+import { median } from '../../gpu/stats.ts';
 
 
 export async function benchCache(argv: string[]): Promise<number> {

@@ -4,9 +4,9 @@
 // decode plan repeated in one pass, as Dawn rounds timestamps to ~65 µs); and, measured in the same run by
 // a read-only stream kernel, the fraction of the device's stream bandwidth that big GEMVs reach.
 
-import { encodeDispatch, type Dispatch } from '../../gpu/dispatch.ts';
+import type { Dispatch } from '../../gpu/dispatch.ts';
 import { dawnFlags, releaseDawn } from '../../gpu/node.ts';
-import { Profiler } from '../../gpu/profiler.ts';
+import { Profiler, timeRepeated } from '../../gpu/profiler.ts';
 import { benchGemvBandwidth } from '../../gpu/kernels/stream/bandwidth.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { BlockManager } from '../../workers/kv/block-manager.ts';
@@ -15,7 +15,7 @@ import { LlamaModel, type BatchEntry } from '../../workers/model/llama.ts';
 import { Rng } from '../../workers/sampling/rng.ts';
 import { parseFlags, UsageError } from '../args.ts';
 import { openModel } from './open-model.ts';
-import { median } from './stats.ts';
+import { median } from '../../gpu/stats.ts';
 
 /** The kernel kind of a plan dispatch: its label past the layer prefix ("norm_qkv_rope_kv", "paged_attention"…). */
 const kindOf = (label: string) => label.replace(/^Llama\.(layers\.\d+\.)?/, '');
@@ -38,16 +38,12 @@ function bytesOf(kind: string, c: ModelConfig, context: number): number {
   }
 }
 
-/** GPU µs of one launch of each dispatch in `group`, from a pass that repeats the group `iterations` times. */
-async function timeGroup(ctx: GpuContext, profiler: Profiler, group: readonly Dispatch[], iterations: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: 'bench.decode.kernels' });
-  const pass = encoder.beginComputePass(profiler.passDescriptor('bench.decode.kernels'));
-  for (let i = 0; i < iterations; i++) for (const d of group) encodeDispatch(pass, d);
-  pass.end();
-  profiler.resolve(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const [t] = await profiler.collect();
-  return t!.us / iterations / group.length;
+/** Median over 3 passes of the GPU µs of one launch of each dispatch in `group` (~200 launches per pass). */
+async function repeatedUs(ctx: GpuContext, profiler: Profiler, group: readonly Dispatch[]): Promise<number> {
+  const iterations = Math.max(1, Math.ceil(200 / group.length));
+  const us: number[] = [];
+  for (let r = 0; r < 3; r++) us.push((await timeRepeated(ctx, profiler, group, iterations, 'bench.decode.kernels')) / iterations / group.length);
+  return median(us);
 }
 
 export async function benchDecode(argv: string[]): Promise<number> {
@@ -119,7 +115,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const kernels: Record<string, { count: number; usPerLaunch: number; usPerToken: number; gbps: number | null }> = {};
   if (profiler.mode === 'timestamp') {
     for (const [kind, group] of kinds) {
-      const us = median(await Promise.all([0, 1, 2].map(() => timeGroup(ctx, profiler, group, Math.max(1, Math.ceil(200 / group.length))))));
+      const us = await repeatedUs(ctx, profiler, group);
       const bytes = bytesOf(kind, c, promptLen + steps / 2) * (kind === 'paged_attention' || kind === 'argmax' || kind === 'embed' ? B : 1);
       kernels[kind] = { count: group.length, usPerLaunch: round(us, 2), usPerToken: round((us * group.length) / B, 2), gbps: bytes > 0 ? round(bytes / (us * 1000), 1) : null };
     }

@@ -14,7 +14,7 @@ import { plainGenerate, speculativeGenerate } from '../../workers/spec/speculati
 import { parseFlags, UsageError } from '../args.ts';
 import { bundledModelDir } from '../model-source.ts';
 import { openModel } from './open-model.ts';
-import { median } from './stats.ts';
+import { median } from '../../gpu/stats.ts';
 
 const PROMPTS = ['Once upon a time', 'It is a truth universally acknowledged', 'The little dog ran to', 'She said that'];
 

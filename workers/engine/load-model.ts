@@ -11,6 +11,7 @@ import { fetchModelFiles } from '../loaders/sources.ts';
 import type { ModelWeights } from '../model/config.ts';
 import { parameterCount } from '../model/gpu-weights.ts';
 import { LlamaModel } from '../model/llama.ts';
+import { kvBytesPerToken } from '../model/activations.ts';
 import { BlockManager } from '../kv/block-manager.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
@@ -114,8 +115,7 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, options: L
   const maxSeqLen = Math.min(options.maxSeqLen ?? weights.config.maxSeqLen, weights.config.maxSeqLen);
   const blockSize = options.kv?.blockSize ?? 16;
   const paged = options.kv?.mode !== 'contiguous';
-  const c = weights.config;
-  const blockBytes = 2 * c.nLayers * blockSize * c.nKvHeads * c.headDim * 4;
+  const blockBytes = kvBytesPerToken(weights.config) * blockSize;
   const blocksPerSeq = Math.ceil(maxSeqLen / blockSize);
   const nBlocks = Math.max(blocksPerSeq, Math.min(POOL_SEQUENCES * blocksPerSeq, Math.floor(POOL_MAX_BYTES / blockBytes)));
   // Made before any GPU allocation: its constructor validates blockSize and nBlocks.

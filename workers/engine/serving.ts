@@ -173,10 +173,12 @@ export class ServingLoop {
   /** Sleeps until the next arrival, a submit(), close() or stop(). */
   async #idle(): Promise<void> {
     const next = this.#pending[0];
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
-      if (next) setTimeout(() => this.#wakeUp(), Math.max(0, next.req.arrivalMs - this.now()));
+      if (next) timer = setTimeout(() => this.#wakeUp(), Math.max(0, next.req.arrivalMs - this.now()));
     });
+    clearTimeout(timer); // woken by a submit: the arrival timer must not wake a later sleep early
   }
 
   async run(): Promise<ServeResult> {

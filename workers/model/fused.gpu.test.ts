@@ -2,27 +2,19 @@
 // on stories260K and the bundled target, the same logits (within 1e-4) for a decode batch and a speculative
 // verification pass, and the same greedy tokens, with argmax taken on the GPU. Software adapters run the
 // unfused plan by default (LlamaOptions.fused), so this test forces it on.
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../gpu/testing/gpu.ts';
 import { relMaxError } from '../../gpu/compare.ts';
-import { loadHfModel, loadLlama2c } from '../loaders/load-weights.ts';
+import { loadLlama2c } from '../loaders/load-weights.ts';
 import { BlockManager } from '../kv/block-manager.ts';
 import { argmax } from '../sampling/sampler.ts';
-import { BUNDLED_MODELS, readBytes, STORIES260K } from '../testing/models.ts';
-import type { ModelWeights } from './config.ts';
+import { bundledWeights, readBytes, STORIES260K } from '../testing/models.ts';
 import { LlamaModel, type BatchEntry } from './llama.ts';
 
 const BLOCK = 8;
 
-function bundled(id: string): ModelWeights {
-  const dir = path.join(BUNDLED_MODELS, id);
-  return loadHfModel(new Map(readdirSync(dir).map((n) => [n, readBytes(path.join(dir, n))])));
-}
-
 describe('fused decode plan', () => {
-  for (const [name, load] of [['stories260K', () => loadLlama2c(readBytes(STORIES260K), 'stories260K.bin')], ['decode-lab-target', () => bundled('decode-lab-target')]] as const) {
+  for (const [name, load] of [['stories260K', () => loadLlama2c(readBytes(STORIES260K), 'stories260K.bin')], ['decode-lab-target', () => bundledWeights('decode-lab-target')]] as const) {
     it(`${name}: same logits and greedy tokens as the unfused plan, with 5 dispatches per layer`, async () => {
       const ctx = await testGpu();
       const weights = load();

@@ -97,28 +97,7 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
       const write = { step: a.step, slots: a.slots, nTokens: T, kvDim, nSlots };
       d.push(createKvWrite(ctx, { ...write, label: `${L}.kv_write_k`, src: a.k, pool: kv.k[l]! }));
       d.push(createKvWrite(ctx, { ...write, label: `${L}.kv_write_v`, src: a.v, pool: kv.v[l]! }));
-      d.push(
-        createPagedAttention(ctx, {
-          label: `${L}.paged_attention`,
-          step: a.step,
-          q: a.q,
-          kPool: kv.k[l]!,
-          vPool: kv.v[l]!,
-          blockTables: kv.blockTables,
-          tokenSeq: a.tokenSeq,
-          tokenPos: a.tokenPos,
-          out: a.att,
-          nTokens: T,
-          nHeads: c.nHeads,
-          nKvHeads: c.nKvHeads,
-          headDim: c.headDim,
-          blockSize: kv.blockSize,
-          nBlocks: kv.nBlocks,
-          maxBlocksPerSeq: kv.maxBlocksPerSeq,
-          nSeqs: kv.maxSeqs,
-          tileSize: attentionBlock,
-        }),
-      );
+      d.push(pagedAttention(ctx, c, a, kv, T, l, attentionBlock));
     }
     mm(`${L}.wo`, a.att, `layers.${l}.wo`, a.xb2, c.dim, qDim);
     d.push(createAdd(ctx, { label: `${L}.residual_attention`, x: a.x, y: a.xb2, n: T * c.dim }));
@@ -137,6 +116,30 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
   mm('Llama.output', a.last, 'output', a.logits, c.vocabSize, c.dim, S);
   d.push(createArgmax(ctx, { label: 'Llama.argmax', x: a.logits, out: a.argmax, rows: S, n: c.vocabSize }));
   return { nTokens: T, nSeqs: S, dispatches: d, owned: ctx.buffers.since(mark) };
+}
+
+/** Layer l's attention over the paged pool: each token's queries against its sequence's keys, by block table. */
+function pagedAttention(ctx: GpuContext, c: ModelConfig, a: Activations, kv: PagedKv, T: number, l: number, tileSize: number): Dispatch {
+  return createPagedAttention(ctx, {
+    label: `Llama.layers.${l}.paged_attention`,
+    step: a.step,
+    q: a.q,
+    kPool: kv.k[l]!,
+    vPool: kv.v[l]!,
+    blockTables: kv.blockTables,
+    tokenSeq: a.tokenSeq,
+    tokenPos: a.tokenPos,
+    out: a.att,
+    nTokens: T,
+    nHeads: c.nHeads,
+    nKvHeads: c.nKvHeads,
+    headDim: c.headDim,
+    blockSize: kv.blockSize,
+    nBlocks: kv.nBlocks,
+    maxBlocksPerSeq: kv.maxBlocksPerSeq,
+    nSeqs: kv.maxSeqs,
+    tileSize,
+  });
 }
 
 /**
@@ -181,29 +184,8 @@ function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activatio
         style: c.ropeStyle,
       }),
     );
-    d.push(
-      createPagedAttention(ctx, {
-        label: `${L}.paged_attention`,
-        step: a.step,
-        q: a.q,
-        kPool: kv.k[l]!,
-        vPool: kv.v[l]!,
-        blockTables: kv.blockTables,
-        tokenSeq: a.tokenSeq,
-        tokenPos: a.tokenPos,
-        out: a.att,
-        nTokens: T,
-        nHeads: c.nHeads,
-        nKvHeads: c.nKvHeads,
-        headDim: c.headDim,
-        blockSize: kv.blockSize,
-        nBlocks: kv.nBlocks,
-        maxBlocksPerSeq: kv.maxBlocksPerSeq,
-        nSeqs: kv.maxSeqs,
-        // A hardware GPU: wide tiles, so a decode query's whole context is usually one tile (few barriers).
-        tileSize: Math.min(256, ctx.capabilities.limits.maxComputeInvocationsPerWorkgroup ?? 256),
-      }),
-    );
+    // A hardware GPU: wide tiles, so a decode query's whole context is usually one tile (few barriers).
+    d.push(pagedAttention(ctx, c, a, kv, T, l, Math.min(256, ctx.capabilities.limits.maxComputeInvocationsPerWorkgroup ?? 256)));
     d.push(createLinear(ctx, { ...common, label: `${L}.wo_residual`, epilogue: 'accumulate', x: a.att, k: qDim, w: W(`layers.${l}.wo`), y: a.x, n: c.dim }));
     d.push(
       createLinear(ctx, {

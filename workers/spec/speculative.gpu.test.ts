@@ -4,18 +4,16 @@
 // token distributions (target and draft, computed on the GPU), the first and second generated tokens
 // of 20,000 speculative runs match the target's own marginals (χ², p > 0.01), and a broken acceptance rule
 // fails the same test.
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../gpu/testing/gpu.ts';
 import type { GpuContext } from '../../gpu/device.ts';
-import { loadHfModel, loadLlama2c } from '../loaders/load-weights.ts';
+import { loadLlama2c } from '../loaders/load-weights.ts';
 import { BlockManager } from '../kv/block-manager.ts';
 import { LlamaModel } from '../model/llama.ts';
 import type { ModelWeights } from '../model/config.ts';
 import { Rng } from '../sampling/rng.ts';
 import { distribution } from '../sampling/sampler.ts';
-import { BUNDLED_MODELS, readBytes, STORIES260K } from '../testing/models.ts';
+import { bundledWeights, readBytes, STORIES260K } from '../testing/models.ts';
 import { earlyExitWeights } from './drafts.ts';
 import { plainGenerate, speculativeGenerate } from './speculative.ts';
 import { specFit, type DistLm } from './testing/spec-fit.ts';
@@ -29,11 +27,6 @@ const PER_PASS = 16; // sequences per forward pass when tabulating distributions
 
 function paged(ctx: GpuContext, weights: ModelWeights, extra: { quantize?: 'int8' } = {}, blockSize = 8) {
   return LlamaModel.create(ctx, weights, { maxSeqLen: MAX_SEQ, maxTokens: 128, maxOutputs: 17, kv: { mode: 'paged', blockSize, nBlocks: MAX_SEQ / blockSize + PER_PASS, maxSeqs: PER_PASS }, ...extra });
-}
-
-function bundledWeights(id: string): ModelWeights {
-  const dir = path.join(BUNDLED_MODELS, id);
-  return loadHfModel(new Map(readdirSync(dir).map((n) => [n, readBytes(path.join(dir, n))])));
 }
 
 describe('speculative decoding on the GPU', () => {

@@ -1,8 +1,10 @@
 // Test helpers: paths to the real pretrained test model in ../shared and to the bundled default models.
 // Test-only; never shipped.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadHfModel } from '../loaders/load-weights.ts';
+import type { ModelWeights } from '../model/config.ts';
 
 /** ../shared/models beside the checkout (CI clones the repo with shared/ beside it). */
 export const SHARED_MODELS = path.resolve(process.cwd(), '..', 'shared', 'models');
@@ -24,4 +26,10 @@ export function storiesSource(): { kind: 'files'; files: { name: string; data: A
       { name: 'tok512.bin', data: readBytes(TOK512).slice().buffer },
     ],
   };
+}
+
+/** A bundled model's validated weights (public/models/<id>), read from disk. */
+export function bundledWeights(id: string): ModelWeights {
+  const dir = path.join(BUNDLED_MODELS, id);
+  return loadHfModel(new Map(readdirSync(dir).map((n) => [n, readBytes(path.join(dir, n))])));
 }

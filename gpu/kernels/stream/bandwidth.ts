@@ -3,16 +3,11 @@
 // to the memory's limit. Must not import from workers/ or web/.
 
 import type { GpuContext } from '../../device.ts';
-import { encodeDispatch, type Dispatch } from '../../dispatch.ts';
-import { Profiler } from '../../profiler.ts';
+import type { Dispatch } from '../../dispatch.ts';
+import { Profiler, timeRepeated } from '../../profiler.ts';
+import { median } from '../../stats.ts';
 import { createLinear } from '../linear/linear.ts';
 import { createStreamRead, streamWorkgroups } from './stream.ts';
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export interface MeasureOptions {
   /** Reuse a profiler (else one is made and released here). */
@@ -23,18 +18,6 @@ export interface MeasureOptions {
    */
   minPassUs?: number;
   maxIterations?: number; // cap on the repeats per pass
-}
-
-/** GPU (or wall) time of one pass that encodes `dispatch` `iterations` times, in µs. */
-async function timePass(ctx: GpuContext, profiler: Profiler, dispatch: Dispatch, iterations: number): Promise<number> {
-  const encoder = ctx.device.createCommandEncoder({ label: `bench.${dispatch.label}` });
-  const pass = encoder.beginComputePass(profiler.passDescriptor(dispatch.label));
-  for (let i = 0; i < iterations; i++) encodeDispatch(pass, dispatch);
-  pass.end();
-  profiler.resolve(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const [timing] = await profiler.collect();
-  return timing?.us ?? 0;
 }
 
 /**
@@ -53,14 +36,14 @@ export async function measureGbps(ctx: GpuContext, dispatch: Dispatch, bytes: nu
   const profiler = options.profiler ?? new Profiler(ctx, 2);
   try {
     let iterations = 1;
-    let us = await timePass(ctx, profiler, dispatch, iterations); // also the warm-up (pipeline, first touch)
+    let us = await timeRepeated(ctx, profiler, [dispatch], iterations, `bench.${dispatch.label}`); // also the warm-up (pipeline, first touch)
     while (us < minPassUs && iterations < maxIterations) {
       iterations = Math.min(maxIterations, iterations * 2);
-      us = await timePass(ctx, profiler, dispatch, iterations);
+      us = await timeRepeated(ctx, profiler, [dispatch], iterations, `bench.${dispatch.label}`);
     }
     const rates: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const t = await timePass(ctx, profiler, dispatch, iterations);
+      const t = await timeRepeated(ctx, profiler, [dispatch], iterations, `bench.${dispatch.label}`);
       if (t > 0) rates.push((bytes * iterations) / (t * 1e3));
     }
     if (rates.length === 0) throw new Error(`measureGbps ${dispatch.label}: every run measured zero time`);

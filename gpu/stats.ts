@@ -1,4 +1,4 @@
-// Statistics the benchmarks share. Pure.
+// Statistics the benchmarks share (the CLI's and gpu/'s bandwidth measurement). Pure.
 
 /** The median (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
