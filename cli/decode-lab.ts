@@ -27,7 +27,7 @@ commands:
   bench attention [--contexts 512,2048] [--batches 1,8] [--block-size B] [--json]
                                     paged vs contiguous decode attention kernel time (timestamp queries)
   bench batch [--model M] [--requests N] [--rate R] [--policy static|continuous|sla] [--max-batch B]
-              [--token-budget T] [--mix mixed|decode-heavy] [--length-scale S] [--temperature T] [--runs R] [--json]
+              [--token-budget T] [--mix mixed|decode-heavy] [--length-scale S] [--temperature T] [--sync] [--runs R] [--json]
                                     serving a seeded Poisson trace under each batching policy
   bench batch --decode-only [--batches 1,2,4,8,16] [--steps N] [--runs R] [--json]
                                     decode tokens/s with B sequences in each forward pass

@@ -22,7 +22,7 @@ export async function benchBatch(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: 'string', tokenizer: 'string', json: 'boolean',
     'decode-only': 'boolean', batches: 'string', steps: 'number', runs: 'number', 'prompt-len': 'number',
-    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number', 'length-scale': 'number', mix: 'string', temperature: 'number',
+    policy: 'string', requests: 'number', rate: 'number', seed: 'number', 'max-batch': 'number', 'token-budget': 'number', 'length-scale': 'number', mix: 'string', temperature: 'number', sync: 'boolean',
   });
   if (!f['decode-only']) return benchPolicies(f);
   const batches = (f.batches ?? '1,2,4,8,16').split(',').map(Number);
@@ -104,6 +104,7 @@ interface PolicyFlags {
   'length-scale'?: number;
   mix?: string;
   temperature?: number;
+  sync?: boolean;
 }
 
 /** The figures a policy run reports (medians over runs for the numbers). */
@@ -118,6 +119,12 @@ interface PolicyFigures {
   meanBatchSize: number;
   preemptions: number;
   outputTokens: number;
+  iterations: number;
+  /** Wall time per iteration, and the model's CPU time per iteration: input writes, recording, submit. */
+  usPerIteration: number;
+  cpuWriteUsPerIteration: number;
+  cpuRecordUsPerIteration: number;
+  cpuSubmitUsPerIteration: number;
 }
 
 async function benchPolicies(f: PolicyFlags): Promise<number> {
@@ -149,8 +156,13 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
   for (let run = 0; run < runs; run++) {
     for (const policy of policies) {
       const exec = new BatchExecutor(model, new BlockManager({ nBlocks, blockSize }));
-      const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature, topK: 0, topP: 1 }, seed });
+      const cpu0 = { ...model.cpu };
+      const t0 = performance.now();
+      const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature, topK: 0, topP: 1 }, seed, pipelined: !f.sync });
+      const wallMs = performance.now() - t0;
       const m = r.metrics;
+      const its = r.iterations.length;
+      const perIt = (key: keyof LlamaModel['cpu']) => ((model.cpu[key] - cpu0[key]) * 1000) / its;
       samples.get(policy)!.push({
         outputTokensPerSec: m.outputThroughput,
         requestsPerSec: m.requestThroughput,
@@ -162,6 +174,11 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
         meanBatchSize: m.batchSize.mean,
         preemptions: r.preemptions,
         outputTokens: m.outputTokens,
+        iterations: its,
+        usPerIteration: (wallMs * 1000) / its,
+        cpuWriteUsPerIteration: perIt('writeMs'),
+        cpuRecordUsPerIteration: perIt('recordMs'),
+        cpuSubmitUsPerIteration: perIt('submitMs'),
       });
       process.stderr.write(`decode-lab: run ${run + 1}/${runs} ${policy}: ${m.outputThroughput.toFixed(1)} tokens/s, p50 TPOT ${m.tpotMs.p50.toFixed(1)} ms, p50 TTFT ${m.ttftMs.p50.toFixed(0)} ms\n`);
     }
@@ -182,7 +199,7 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
       tpotP50: Number((out.continuous.tpotP50Ms! / out.static.tpotP50Ms!).toFixed(2)),
     },
   } : {};
-  const result = { model: name, requests: nRequests, ratePerSec: rate, seed, mix: mixName, temperature, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
+  const result = { model: name, pipelined: !f.sync && temperature === 0, requests: nRequests, ratePerSec: rate, seed, mix: mixName, temperature, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
   process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();

@@ -10,6 +10,12 @@ export interface SeqWork {
   seq: number;
   /** New tokens to compute: a chunk of the prompt, or the one token sampled last iteration. */
   tokens: number[];
+  /**
+   * Pipelined decode (submitArgmax): the one token is row `carried` of the previous pass's argmax, not read
+   * back yet — copied on the GPU; `tokens` holds a placeholder, and its KV slot is placed pending until
+   * resolve() names it.
+   */
+  carried?: number;
 }
 
 export class KvPoolFullError extends Error {
@@ -51,8 +57,23 @@ export class BatchExecutor {
     return this.model.forwardBatchArgmax(this.#entries(work));
   }
 
+  /**
+   * stepArgmax, pipelined: submits the pass and returns its ids' promise at once (see
+   * LlamaModel.submitBatchArgmax). Entries with `carried` take their token from the previous pass on the GPU;
+   * resolve() each of those once the previous pass's ids are read.
+   */
+  submitArgmax(work: readonly SeqWork[]): Promise<number[]> {
+    return this.model.submitBatchArgmax(this.#entries(work), work.map((w) => w.carried ?? null));
+  }
+
+  /** The id of a sequence's pending token (its pass's ids were read back); a no-op when it has none. */
+  resolve(seq: number, token: number): void {
+    if (this.blocks.has(seq) && this.blocks.hasPending(seq)) this.blocks.resolvePending(seq, token);
+  }
+
   #entries(work: readonly SeqWork[]): BatchEntry[] {
-    return work.map(({ seq, tokens }) => {
+    return work.map(({ seq, tokens, carried }) => {
+      if (carried !== undefined && tokens.length !== 1) throw new Error(`batch: sequence ${seq} carries a token but has ${tokens.length}`);
       const pos0 = this.#computed.get(seq);
       if (pos0 === undefined) throw new Error(`batch: sequence ${seq} was not admitted`);
       const known = this.blocks.length(seq); // prompt tokens are placed at admission
@@ -63,7 +84,7 @@ export class BatchExecutor {
           slots.push(this.#slotOf(seq, pos));
           return;
         }
-        const r = this.blocks.append(seq, token);
+        const r = carried === undefined ? this.blocks.append(seq, token) : this.blocks.appendPending(seq);
         if (!('slot' in r)) throw new KvPoolFullError(seq);
         if (r.cow) this.model.copyBlock(r.cow.from, r.cow.to);
         slots.push(r.slot);

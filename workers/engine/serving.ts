@@ -26,6 +26,13 @@ export interface ServeOptions {
   textOf?: (seq: number, token: number) => string;
   /** Emit the block manager's events and a pool snapshot every iteration (the Lab draws them). */
   kvEvents?: boolean;
+  /**
+   * Async scheduling (default true): while every request is greedy, iteration i + 1 is scheduled and
+   * submitted before iteration i's tokens are read back — each decoding sequence's token is copied on the GPU
+   * from the previous pass's argmax — so the CPU's scheduling, input writes and dispatch encoding overlap the
+   * GPU's pass instead of following it. Tokens, order and metrics are the same; false runs one pass at a time.
+   */
+  pipelined?: boolean;
 }
 
 /** Per-request sampling: its own parameters and seed instead of the loop's. */
@@ -59,6 +66,21 @@ interface Seq {
   run: RunningSeq | null;
   rng: Rng;
   done: (o: RequestOutcome) => void;
+  /** A submitted pass computes this sequence's next token and has not been read back yet (pipelined). */
+  inFlight: boolean;
+  finished: boolean;
+}
+
+/** A submitted forward pass whose results have not been applied yet. */
+interface Pass {
+  iteration: number;
+  startMs: number;
+  produces: (Seq | null)[]; // per entry: the sequence that takes a token from its row
+  nTokens: number;
+  dispatches: number;
+  submits: number;
+  /** Row k's token (and its probability) for produces[k]; greedy rows need only the ids. */
+  result: Promise<(k: number, s: Seq) => { token: number; prob: number }>;
 }
 
 /**
@@ -111,6 +133,8 @@ export class ServingLoop {
       run: null,
       rng: new Rng((opts.seed ?? this.options.seed) + (opts.seed === undefined ? req.id : 0)),
       done,
+      inFlight: false,
+      finished: false,
     };
     this.#seqs.set(req.id, s);
     const at = this.#pending.findIndex((p) => p.req.arrivalMs > req.arrivalMs);
@@ -156,6 +180,7 @@ export class ServingLoop {
   }
 
   #finish(s: Seq, reason: FinishReason, atMs: number): void {
+    s.finished = true;
     if (s.run) this.exec.release(s.req.id);
     s.run = null;
     this.#running = this.#running.filter((r) => r !== s);
@@ -203,6 +228,12 @@ export class ServingLoop {
       const s = this.#seqs.get(id);
       return s && this.#context(s);
     });
+    let inflight: Pass | null = null;
+    const land = async (): Promise<void> => {
+      const pass = inflight;
+      inflight = null;
+      if (pass) await this.#land(pass);
+    };
     for (let it = 0; ; ) {
       if (this.#stopped) break;
       while (this.#pending.length > 0 && this.#pending[0]!.req.arrivalMs <= this.now()) {
@@ -210,7 +241,16 @@ export class ServingLoop {
         this.#waiting.push(s);
         this.#emit({ kind: 'seq.state', seq: s.req.id, state: 'waiting' });
       }
-      if (this.#running.length === 0 && this.#waiting.length === 0) {
+      // Sampling a token needs its logits on the CPU: pipelining is for greedy requests only.
+      const pipelined = options.pipelined !== false && [...this.#running, ...this.#waiting].every((s) => s.sampling.temperature === 0);
+      if (!pipelined) await land();
+      // A sequence whose in-flight token is its last finishes when that token lands: it takes no more passes.
+      const live = this.#running.filter((s) => !(s.inFlight && s.output.length + 1 >= s.req.maxTokens));
+      if (live.length === 0 && this.#waiting.length === 0) {
+        if (inflight) {
+          await land();
+          continue;
+        }
         if (this.#closed && this.#pending.length === 0) break;
         await this.#idle();
         continue;
@@ -218,8 +258,8 @@ export class ServingLoop {
       this.#waiting.sort((a, b) => a.req.arrivalMs - b.req.arrivalMs || a.req.id - b.req.id);
       const decision = scheduler.schedule({
         nowMs: this.now(),
-        waiting: this.#waiting.map((s) => ({ ...s.req, generated: s.output.length })),
-        running: this.#running.map((s) => ({ ...s.run! })),
+        waiting: this.#waiting.filter((s) => !s.inFlight).map((s) => ({ ...s.req, generated: s.output.length })),
+        running: live.map((s) => ({ ...s.run!, generated: s.output.length + (s.inFlight ? 1 : 0) })),
         blocks: view,
       });
       for (const id of decision.preempt) {
@@ -257,44 +297,41 @@ export class ServingLoop {
       }
       for (const id of decision.decode) {
         const s = this.#seqs.get(id)!;
-        work.push({ seq: id, tokens: [s.output.at(-1)!] });
-        members.push({ seq: id, phase: 'decode', tokens: 1, pos0: s.req.prompt.length + s.output.length - 1 });
+        // An in-flight token is not on the CPU yet: the GPU copies it from the previous pass's argmax row.
+        const carried = s.inFlight ? inflight!.produces.indexOf(s) : -1;
+        work.push(carried >= 0 ? { seq: id, tokens: [0], carried } : { seq: id, tokens: [s.output.at(-1)!] });
+        members.push({ seq: id, phase: 'decode', tokens: 1, pos0: s.req.prompt.length + s.output.length - (carried >= 0 ? 0 : 1) });
         produces.push(s);
       }
       if (work.length === 0) {
+        if (inflight) {
+          await land();
+          continue;
+        }
         if (decision.admit.length === 0 && decision.preempt.length === 0) throw new Error(`serve: iteration ${it} made no progress`);
         continue;
       }
       const startMs = this.now();
       const nTokens = work.reduce((n, w) => n + w.tokens.length, 0);
-      this.#emit({ kind: 'iteration.begin', iteration: it, phase: decision.prefill.length > 0 ? 'prefill' : 'decode', nTokens, pos0: 0, batch: members });
       const before = { dispatches: exec.model.dispatches, submits: exec.model.submits };
       // Greedy sequences need only the argmax of their row, taken on the GPU (4 bytes back instead of a row).
       const greedy = produces.every((s) => !s || s.sampling.temperature === 0);
-      const ids = greedy ? await exec.stepArgmax(work) : null;
-      const logits = greedy ? null : await exec.step(work);
-      const endMs = this.now();
-      this.#iterations.push({ startMs, ms: endMs - startMs, batchSize: work.length, tokens: nTokens });
-      if (options.kvEvents) {
-        for (const e of exec.blocks.drainEvents()) this.#emit(e);
-        this.#emit(exec.blocks.snapshot());
-      }
-      this.#emit({ kind: 'iteration.end', iteration: it, ms: endMs - startMs, dispatches: exec.model.dispatches - before.dispatches, submits: exec.model.submits - before.submits });
-      it++;
-      produces.forEach((s, k) => {
-        if (!s || this.#stopped) return;
-        const { token, prob } = ids ? { token: ids[k]!, prob: 1 } : sample(logits![k]!, s.sampling, s.rng);
-        // The end of text ends the request and is not part of its output (as in a single run).
-        if (options.stopTokens?.includes(token)) return this.#finish(s, 'eos', endMs);
-        s.output.push(token);
-        s.run!.generated = s.output.length;
-        s.tokenMs.push(endMs);
-        const position = s.req.prompt.length + s.output.length - 1;
-        this.#emit({ kind: 'token', seq: s.req.id, position, tokenId: token, text: options.textOf?.(s.req.id, token) ?? '', prob });
-        if (s.output.length >= s.req.maxTokens) this.#finish(s, 'max-tokens', endMs);
-      });
+      const result: Pass['result'] = pipelined
+        ? exec.submitArgmax(work).then((ids) => (k) => ({ token: ids[k]!, prob: 1 }))
+        : greedy
+          ? exec.stepArgmax(work).then((ids) => (k) => ({ token: ids[k]!, prob: 1 }))
+          : exec.step(work).then((logits) => (k, s) => sample(logits[k]!, s.sampling, s.rng));
+      const pass: Pass = { iteration: it++, startMs, produces, nTokens, dispatches: exec.model.dispatches - before.dispatches, submits: exec.model.submits - before.submits, result };
+      // The previous pass's tokens land while the GPU runs this one; then this one is in flight.
+      await land();
+      this.#emit({ kind: 'iteration.begin', iteration: pass.iteration, phase: decision.prefill.length > 0 ? 'prefill' : 'decode', nTokens, pos0: 0, batch: members });
+      for (const s of produces) if (s) s.inFlight = true;
+      inflight = pass;
+      if (!pipelined) await land();
     }
-    // Stopped: whatever has not finished ends here and gives its blocks back.
+    // Stopped (or done): the pass in flight lands (a stopped loop keeps none of its tokens), then whatever
+    // has not finished ends here and gives its blocks back.
+    await land();
     for (const s of [...this.#running, ...this.#waiting, ...this.#pending]) this.#finish(s, 'stopped', this.now());
     if (options.kvEvents) for (const e of exec.blocks.drainEvents()) this.#emit(e);
     this.#timelines.sort((a, b) => a.id - b.id);
@@ -305,6 +342,35 @@ export class ServingLoop {
       preemptions: this.#preemptions,
       metrics: servingMetrics(this.#timelines, this.#iterations, options.slo),
     };
+  }
+
+  /** A pass's results arrived: its iteration record and events, then each producing sequence's token. */
+  async #land(pass: Pass): Promise<void> {
+    const { exec, options } = this;
+    const pick = await pass.result;
+    const endMs = this.now();
+    this.#iterations.push({ startMs: pass.startMs, ms: endMs - pass.startMs, batchSize: pass.produces.length, tokens: pass.nTokens });
+    if (options.kvEvents) {
+      for (const e of exec.blocks.drainEvents()) this.#emit(e);
+      this.#emit(exec.blocks.snapshot());
+    }
+    this.#emit({ kind: 'iteration.end', iteration: pass.iteration, ms: endMs - pass.startMs, dispatches: pass.dispatches, submits: pass.submits });
+    pass.produces.forEach((s, k) => {
+      if (!s) return;
+      s.inFlight = false;
+      if (s.finished || this.#stopped) return;
+      const { token, prob } = pick(k, s);
+      // The end of text ends the request and is not part of its output (as in a single run); a pass already
+      // submitted with it as input computes a row nobody reads, into a slot the finish gives back.
+      if (options.stopTokens?.includes(token)) return this.#finish(s, 'eos', endMs);
+      exec.resolve(s.req.id, token); // the next pass may already hold it as a pending token
+      s.output.push(token);
+      if (s.run) s.run.generated = s.output.length;
+      s.tokenMs.push(endMs);
+      const position = s.req.prompt.length + s.output.length - 1;
+      this.#emit({ kind: 'token', seq: s.req.id, position, tokenId: token, text: options.textOf?.(s.req.id, token) ?? '', prob });
+      if (s.output.length >= s.req.maxTokens) this.#finish(s, 'max-tokens', endMs);
+    });
   }
 }
 

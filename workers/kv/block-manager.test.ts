@@ -188,6 +188,31 @@ describe('BlockManager', () => {
     expect(hits).toBeGreaterThan(10);
   });
 
+  it('a pending token holds its slot; the block it fills enters the prefix cache only once the token is named', () => {
+    const m = new BlockManager({ nBlocks: 8, blockSize: 4, checked: true });
+    added(m.addSequence(1, range(7))); // blocks 0 (full) and 1 (3 of 4)
+    const p = appended(m.appendPending(1));
+    expect(p.slot).toBe(1 * 4 + 3);
+    expect(m.hasPending(1)).toBe(true);
+    expect(m.tokens(1).at(-1)).toBe(-1);
+    expect(() => m.append(1, 5)).toThrow(/pending/);
+    expect(() => m.appendPending(1)).toThrow(/pending/);
+    expect(() => m.fork(1, 2)).toThrow(/pending/);
+    // Full but unnamed: a prompt with the same 8 tokens cannot hit it yet (block 0 only; the last token is always computed).
+    expect(m.planAdd([...range(7), 10, 11]).cachedTokens).toBe(4);
+    m.resolvePending(1, 10);
+    expect(m.hasPending(1)).toBe(false);
+    expect(m.tokens(1)).toEqual([...range(7), 10]);
+    expect(m.planAdd([...range(7), 10, 11]).cachedTokens).toBe(8);
+    expect(m.planAdd([...range(7), 9, 11]).cachedTokens).toBe(4);
+    expect(() => m.resolvePending(1, 12)).toThrow(/no pending/);
+    // Freed while pending (a stop token landed): the block is not cached, and the pool is whole again.
+    appended(m.appendPending(1));
+    m.free(1);
+    expect(m.numAllocatableBlocks).toBe(8);
+    expect(m.planAdd([...range(7), 10, 11]).cachedTokens).toBe(8);
+  });
+
   it('the checker catches corrupted state', () => {
     const make = (): BlockManager => {
       const m = new BlockManager({ nBlocks: 8, blockSize: 4 });

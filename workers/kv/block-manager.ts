@@ -10,7 +10,7 @@ import type {
   KvSnapshotEvent,
 } from '../engine/trace.ts';
 import { KvError } from './errors.ts';
-import { checkInvariants, type BlockState, type SeqState } from './check.ts';
+import { checkInvariants, PENDING_TOKEN, type BlockState, type SeqState } from './check.ts';
 import { prefixKey, ROOT_PREFIX_KEY } from './prefix-hash.ts';
 
 export type KvEvent = KvAllocEvent | KvFreeEvent | KvShareEvent | KvCowEvent | KvSnapshotEvent;
@@ -202,45 +202,51 @@ export class BlockManager {
    * A block that becomes full is registered in the prefix cache. Atomic: on no-space nothing changes.
    */
   append(seq: number, token: number): AppendResult {
+    checkToken(token, `sequence ${seq} position ${this.seq(seq).tokens.length}`);
+    return this.place(seq, token);
+  }
+
+  /**
+   * append() for a token whose id is not known yet: the pipelined engine submits the pass that computes a
+   * token's KV before it has read back the previous pass's argmax that chose the token. The slot is placed
+   * (and copied on write) now; resolvePending() names the token. Until then the sequence can take no other
+   * append or fork, and the block holding it stays out of the prefix cache even when full. At most one
+   * pending token per sequence, always its last; free, preempt and truncate drop it like any other.
+   */
+  appendPending(seq: number): AppendResult {
+    if (this.pendingAt(seq) >= 0) throw new KvError('bad-option', `sequence ${seq} already has a pending token`);
+    return this.place(seq, PENDING_TOKEN);
+  }
+
+  /** Names the sequence's pending token; a block it fills enters the prefix cache now. */
+  resolvePending(seq: number, token: number): void {
     const s = this.seq(seq);
-    checkToken(token, `sequence ${seq} position ${s.tokens.length}`);
+    const pos = this.pendingAt(seq);
+    if (pos < 0) throw new KvError('bad-option', `sequence ${seq} has no pending token`);
+    checkToken(token, `sequence ${seq} position ${pos}`);
     const bs = this.blockSize;
-    const index = Math.floor(s.tokens.length / bs);
-    let cow: { from: number; to: number } | null = null;
-    let b: number;
-    if (s.tokens.length % bs === 0) {
-      if (this.numAllocatableBlocks === 0) return { ok: false, reason: 'no-space' };
-      b = this.take();
-      this.block(b).ref = 1;
-      s.table.push(b);
-      this.events.push({ kind: 'kv.alloc', seq, blocks: [b] });
-    } else {
-      const last = s.table[index]!;
-      if (this.block(last).ref > 1) {
-        if (this.numAllocatableBlocks === 0) return { ok: false, reason: 'no-space' };
-        b = this.take();
-        this.block(b).ref = 1;
-        this.block(b).tokens = [...this.block(last).tokens];
-        this.block(last).ref--; // still ≥ 1: the other holders keep it
-        s.table[index] = b;
-        cow = { from: last, to: b };
-        this.events.push({ kind: 'kv.alloc', seq, blocks: [b] }, { kind: 'kv.cow', seq, from: last, to: b });
-      } else {
-        b = last;
-      }
-    }
-    const block = this.block(b);
-    const slot = b * bs + block.tokens.length;
-    block.tokens.push(token);
-    s.tokens.push(token);
-    if (block.tokens.length === bs) this.register(b, index === 0 ? -1 : s.table[index - 1]!);
+    const index = Math.floor(pos / bs);
+    const b = s.table[index]!;
+    s.tokens[pos] = token;
+    this.block(b).tokens[pos % bs] = token;
+    if (this.block(b).tokens.length === bs) this.register(b, index === 0 ? -1 : s.table[index - 1]!);
     this.afterMutation();
-    return { slot, cow };
+  }
+
+  /** Whether the sequence's last token is pending (appendPending, not yet resolved). */
+  hasPending(seq: number): boolean {
+    return this.pendingAt(seq) >= 0;
+  }
+
+  private pendingAt(seq: number): number {
+    const t = this.seq(seq).tokens;
+    return t.length > 0 && t[t.length - 1] === PENDING_TOKEN ? t.length - 1 : -1;
   }
 
   /** Parallel sampling: `child` gets the parent's token history and shares all its blocks (ref++). */
   fork(parent: number, child: number): void {
     const p = this.seq(parent);
+    if (this.pendingAt(parent) >= 0) throw new KvError('bad-option', `sequence ${parent}: fork with a pending token`);
     if (this.seqs.has(child)) throw new KvError('seq-exists', `sequence ${child} is already registered`);
     for (const b of p.table) this.block(b).ref++;
     this.seqs.set(child, { tokens: [...p.tokens], table: [...p.table] });
@@ -355,6 +361,44 @@ export class BlockManager {
     if (edit.ref !== undefined) block.ref = edit.ref;
     if (edit.token !== undefined) block.tokens[edit.token.offset] = edit.token.value;
     if (edit.pushFree === true) this.freeList.push(edit.block);
+  }
+
+  /** append()'s work; `token` may be PENDING_TOKEN (appendPending). */
+  private place(seq: number, token: number): AppendResult {
+    const s = this.seq(seq);
+    if (this.pendingAt(seq) >= 0) throw new KvError('bad-option', `sequence ${seq}: append after a pending token (resolve it first)`);
+    const bs = this.blockSize;
+    const index = Math.floor(s.tokens.length / bs);
+    let cow: { from: number; to: number } | null = null;
+    let b: number;
+    if (s.tokens.length % bs === 0) {
+      if (this.numAllocatableBlocks === 0) return { ok: false, reason: 'no-space' };
+      b = this.take();
+      this.block(b).ref = 1;
+      s.table.push(b);
+      this.events.push({ kind: 'kv.alloc', seq, blocks: [b] });
+    } else {
+      const last = s.table[index]!;
+      if (this.block(last).ref > 1) {
+        if (this.numAllocatableBlocks === 0) return { ok: false, reason: 'no-space' };
+        b = this.take();
+        this.block(b).ref = 1;
+        this.block(b).tokens = [...this.block(last).tokens];
+        this.block(last).ref--; // still ≥ 1: the other holders keep it
+        s.table[index] = b;
+        cow = { from: last, to: b };
+        this.events.push({ kind: 'kv.alloc', seq, blocks: [b] }, { kind: 'kv.cow', seq, from: last, to: b });
+      } else {
+        b = last;
+      }
+    }
+    const block = this.block(b);
+    const slot = b * bs + block.tokens.length;
+    block.tokens.push(token);
+    s.tokens.push(token);
+    if (block.tokens.length === bs && token !== PENDING_TOKEN) this.register(b, index === 0 ? -1 : s.table[index - 1]!);
+    this.afterMutation();
+    return { slot, cow };
   }
 
   private plan(tokens: readonly number[]): { hits: number[]; needBlocks: number; revivedBlocks: number } {

@@ -5,6 +5,9 @@
 import { KvError } from './errors.ts';
 import { prefixKey, ROOT_PREFIX_KEY } from './prefix-hash.ts';
 
+/** The id of a token whose slot is placed but whose value is not known yet (BlockManager.appendPending). */
+export const PENDING_TOKEN = -1;
+
 /** One physical block. `tokens` are the ids whose KV its slots hold, slot 0 first (length = filled). */
 export interface BlockState {
   ref: number; // references from block tables
@@ -62,8 +65,11 @@ export function checkInvariants(st: ManagerState): void {
             `[${want.join(',')}] at positions ${i * bs}..${i * bs + want.length - 1}`,
         );
       }
+      // A pending token (its id not read back yet: PENDING_TOKEN) is only ever the sequence's last.
+      const pendingAt = s.tokens.indexOf(PENDING_TOKEN);
+      if (pendingAt >= 0 && pendingAt !== s.tokens.length - 1) fail(`seq ${seq}: pending token at position ${pendingAt}, not the last`);
       const parentSerial = i === 0 ? 0 : st.blocks[s.table[i - 1]!]!.serial;
-      if (block.tokens.length === bs && block.parentSerial !== parentSerial) {
+      if (block.tokens.length === bs && block.serial !== -1 && block.parentSerial !== parentSerial) {
         fail(`seq ${seq}: full block ${b} claims prefix ${block.parentSerial} but follows prefix ${parentSerial}`);
       }
     });
@@ -72,7 +78,9 @@ export function checkInvariants(st: ManagerState): void {
     if (block.ref !== refs[b]) fail(`block ${b}: ref count ${block.ref} but ${refs[b]} block-table references`);
     if (block.tokens.length > bs) fail(`block ${b}: ${block.tokens.length} tokens in ${bs} slots`);
     if (block.tokens.length < bs && block.serial !== -1) fail(`block ${b}: not full but has prefix serial ${block.serial}`);
-    if (block.tokens.length === bs && block.serial < 1) fail(`block ${b}: full but has no prefix serial`);
+    const pending = block.tokens.includes(PENDING_TOKEN);
+    if (pending && block.serial !== -1) fail(`block ${b}: holds a pending token but has prefix serial ${block.serial}`);
+    if (block.tokens.length === bs && !pending && block.serial < 1) fail(`block ${b}: full but has no prefix serial`);
   });
   // 3. The pool is partitioned: free list, cached (ref 0, keyed) and used (ref > 0), nothing twice.
   const where = new Array<string>(nBlocks).fill('');

@@ -68,8 +68,26 @@ export class LlamaModel {
   readonly #readbackIds: GPUBuffer; // [maxOutputs] u32, MAP_READ: greedy passes read back only the argmax
   /** Bytes read back to the CPU since creation (logits rows, or 4 per row when greedy). */
   readbackBytes = 0;
-  /** CPU milliseconds spent writing inputs and encoding passes, up to each submit (benchmarks report it). */
-  encodeMs = 0;
+  /**
+   * CPU milliseconds per part of a pass (benchmarks report them): writing its inputs, recording command
+   * buffers (the plan's dispatches, and copies), queue.submit; `aheadMs` is the part of recordMs spent
+   * recording the next decode pass ahead, after this one's submit, while the GPU runs it.
+   */
+  readonly cpu = { writeMs: 0, recordMs: 0, submitMs: 0, aheadMs: 0 };
+  /** Record the next decode pass ahead (see #ahead); benchmarks turn it off to measure what it buys. */
+  recordAhead = true;
+  /** Passes submitted with a command buffer recorded ahead (the rest were recorded on the critical path). */
+  recordedAhead = 0;
+  /**
+   * A decode pass's command buffer recorded while the GPU ran the previous pass. Recording (53–175 dispatches)
+   * needs the plan but none of the input values, and decode steps repeat their shape, so the next step only
+   * writes its inputs and submits. Dropped when its plan is evicted.
+   */
+  #ahead: { key: string; plan: ForwardPlan; commands: GPUCommandBuffer } | null = null;
+  /** Pipelined passes' id readback: two buffers, so one pass's ids can be in flight while the next is submitted. */
+  readonly #idsRing: [GPUBuffer, GPUBuffer];
+  #ringNext: 0 | 1 = 0;
+  readonly #ringBusy: [boolean, boolean] = [false, false];
   #cowScratch: GPUBuffer | undefined; // [blockSize, nKvHeads·headDim] f32, made on the first copy-on-write
   #chainStage: GPUBuffer | undefined; // greedyChain's per-pass inputs, copied into place between passes
   #chainIds: GPUBuffer | undefined; // [maxOutputs] u32: greedyChain's token ids
@@ -87,6 +105,8 @@ export class LlamaModel {
   ) {
     this.#readback = ctx.allocateNow({ label: 'Llama.logits.readback', owner: 'activations', size: 4 * activations.maxOutputs * config.vocabSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.#readbackIds = ctx.allocateNow({ label: 'Llama.argmax.readback', owner: 'activations', size: 4 * activations.maxOutputs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const ring = () => ctx.allocateNow({ label: 'Llama.argmax.readback.pipelined', owner: 'activations', size: 4 * activations.maxOutputs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.#idsRing = [ring(), ring()];
   }
 
   static async create(ctx: GpuContext, weights: ModelWeights, options: LlamaOptions = {}): Promise<LlamaModel> {
@@ -128,6 +148,7 @@ export class LlamaModel {
     if (evictable.length > PLAN_CACHE_SIZE) {
       const evict = this.#plans.get(evictable[0]!)!;
       this.#plans.delete(evictable[0]!);
+      if (this.#ahead?.plan === evict) this.#ahead = null; // its uniforms go
       for (const b of evict.owned) this.ctx.buffers.release(b);
     }
     return plan;
@@ -161,6 +182,59 @@ export class LlamaModel {
     return this.#readIds(this.#encode(batch, 'argmax'));
   }
 
+  /**
+   * forwardBatchArgmax, pipelined (the serving loop's async scheduling): submits the pass and returns at once
+   * with a promise of its ids, so the caller can schedule and submit the next pass while the GPU runs this
+   * one. `carried[k]` = r: entry k's one token is the previous pass's argmax row r, copied on the GPU before
+   * this pass runs (its value in `tokens` is a placeholder) — the CPU need not have read it back. At most two
+   * passes' ids may be unread: await one before submitting a third.
+   */
+  submitBatchArgmax(batch: readonly BatchEntry[], carried: readonly (number | null)[] = []): Promise<number[]> {
+    this.#checkBatch(batch);
+    const slot: 0 | 1 = this.#ringNext;
+    if (this.#ringBusy[slot]) throw new Error('submitBatchArgmax: two passes already wait to be read back');
+    const { device } = this.ctx;
+    const a = this.activations;
+    const { R, plan } = this.#writeInputs(batch);
+    const t0 = performance.now();
+    const copies = device.createCommandEncoder({ label: 'Llama.forward.carry' });
+    let t = 0;
+    let nCopies = 0;
+    batch.forEach((e, k) => {
+      const row = carried[k];
+      if (row !== null && row !== undefined) {
+        if (e.tokens.length !== 1) throw new Error(`submitBatchArgmax: entry ${k} carries a token but has ${e.tokens.length}`);
+        if (!(Number.isInteger(row) && row >= 0 && row < a.maxOutputs)) throw new Error(`submitBatchArgmax: entry ${k} carries row ${row}`);
+        copies.copyBufferToBuffer(a.argmax, 4 * row, a.tokens, 4 * t, 4);
+        nCopies++;
+      }
+      t += e.tokens.length;
+    });
+    if (nCopies > 0) this.#written.delete(a.tokens); // the copies change its words
+    const out = this.#idsRing[slot];
+    const read = device.createCommandEncoder({ label: 'Llama.forward.ids' });
+    read.copyBufferToBuffer(a.argmax, 0, out, 0, 4 * R);
+    const before = nCopies > 0 ? [copies.finish()] : [];
+    const after = [read.finish()];
+    this.cpu.recordMs += performance.now() - t0;
+    this.#submit(batch, plan, 'none', R, before, after);
+    this.readbackBytes += 4 * R;
+    this.#ringBusy[slot] = true;
+    this.#ringNext = slot === 0 ? 1 : 0;
+    return out.mapAsync(GPUMapMode.READ, 0, 4 * R).then(
+      () => {
+        const v = Array.from(new Uint32Array(out.getMappedRange(0, 4 * R)));
+        out.unmap();
+        this.#ringBusy[slot] = false;
+        return v;
+      },
+      (err: unknown) => {
+        this.#ringBusy[slot] = false;
+        throw err;
+      },
+    );
+  }
+
   /** forward() for greedy decoding: the next token's id, picked on the GPU (lowest id on ties, as argmax()). */
   async forwardArgmax(tokens: readonly number[], pos0: number, paging?: Paging): Promise<number> {
     this.#chunks(tokens, pos0, paging, 'argmax');
@@ -188,23 +262,53 @@ export class LlamaModel {
   }
 
   /**
-   * Writes a pass's inputs, encodes its plan in one compute pass and submits it once, with the copy of the
-   * logits rows (or only their argmax ids) to the readback buffer in the same command buffer. Returns the rows.
+   * Writes a pass's inputs and submits its plan once, in one command buffer with the copy of the logits rows
+   * (or only their argmax ids) to the readback buffer — the one recorded ahead when it has this shape, else
+   * recorded now. Returns the rows.
    */
   #encode(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[], read: 'logits' | 'argmax'): number {
-    const { device } = this.ctx;
-    const a = this.activations;
-    const t0 = performance.now();
-    const { T, S, R, plan } = this.#writeInputs(batch);
-    const encoder = device.createCommandEncoder({ label: `Llama.forward.T${T}.S${S}` });
-    this.#encodePlan(encoder, plan, `Llama.forward.T${T}.S${S}.plan${plan.nTokens}x${plan.nSeqs}`);
-    if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
-    else encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
+    const { R, plan } = this.#writeInputs(batch);
+    this.#submit(batch, plan, read, R);
     this.readbackBytes += read === 'logits' ? 4 * R * this.config.vocabSize : 4 * R;
-    device.queue.submit([encoder.finish()]);
-    this.encodeMs += performance.now() - t0;
-    this.submits += 1;
     return R;
+  }
+
+  /**
+   * Submits a pass whose inputs are written, as [before…, its plan and read copy, after…] — the plan's command
+   * buffer recorded ahead when it has this shape, else recorded now. Then, if this pass is a decode step (one
+   * token per sequence), records the next one ahead: it most likely has the same shape, and the GPU is busy
+   * with this one meanwhile. (After a prefill chunk the next shape is anyone's guess.)
+   */
+  #submit(batch: readonly { tokens: readonly number[] }[], plan: ForwardPlan, read: 'logits' | 'argmax' | 'none', R: number, before: GPUCommandBuffer[] = [], after: GPUCommandBuffer[] = []): void {
+    const t0 = performance.now();
+    const key = `${plan.nTokens}x${plan.nSeqs}.${read}.${R}`;
+    const ahead = this.#ahead?.key === key ? this.#ahead : null;
+    this.#ahead = null;
+    if (ahead) this.recordedAhead += 1;
+    const commands = [...before, ahead?.commands ?? this.#record(plan, read, R), ...after];
+    const t1 = performance.now();
+    this.ctx.device.queue.submit(commands);
+    const t2 = performance.now();
+    this.dispatches += plan.dispatches.length;
+    this.submits += 1;
+    if (this.recordAhead && batch.every((e) => e.tokens.length === 1)) this.#ahead = { key, plan, commands: this.#record(plan, read, R) };
+    const t3 = performance.now();
+    this.cpu.recordMs += t1 - t0 + (t3 - t2);
+    this.cpu.submitMs += t2 - t1;
+    this.cpu.aheadMs += t3 - t2;
+  }
+
+  /** One pass's command buffer: the plan in one compute pass, then the copy of its logits rows (or argmax ids). */
+  #record(plan: ForwardPlan, read: 'logits' | 'argmax' | 'none', R: number): GPUCommandBuffer {
+    const a = this.activations;
+    const label = `Llama.forward.plan${plan.nTokens}x${plan.nSeqs}`;
+    const encoder = this.ctx.device.createCommandEncoder({ label });
+    const pass = encoder.beginComputePass({ label });
+    for (const d of plan.dispatches) encodeDispatch(pass, d);
+    pass.end();
+    if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
+    else if (read === 'argmax') encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
+    return encoder.finish();
   }
 
   #encodePlan(encoder: GPUCommandEncoder, plan: ForwardPlan, label: string): void {
@@ -275,6 +379,7 @@ export class LlamaModel {
 
   /** Writes a pass's inputs (token ids, positions, slots, block tables, output rows, step) and picks its plan. */
   #writeInputs(batch: readonly (BatchEntry | { tokens: readonly number[]; pos0: number })[]): { T: number; S: number; R: number; plan: ForwardPlan } {
+    const t0 = performance.now();
     const a = this.activations;
     const S = batch.length;
     if (S > a.maxSeqs) throw new Error(`forward: ${S} sequences exceed the ${a.maxSeqs} one pass can carry`);
@@ -320,6 +425,7 @@ export class LlamaModel {
     this.#write(a.lastIndex, Uint32Array.from(outputRows));
     this.#write(a.step, new Uint32Array(StepParams.pack({ nTokens: T, pos0: batch[0]!.pos0 })));
     const plan = this.#plan(planBucket(T, a.maxTokens), Math.min(planBucket(R, a.maxOutputs), planBucket(T, a.maxTokens)));
+    this.cpu.writeMs += performance.now() - t0;
     return { T, S, R, plan };
   }
 
@@ -362,7 +468,7 @@ export class LlamaModel {
 
   /** Releases every buffer this model made: weights, activations, KV cache and its plans' uniforms. */
   dispose(): void {
-    const mine = new Set<GPUBuffer>([...this.weights.values(), ...this.kv.k, ...this.kv.v, this.#readback, this.#readbackIds]);
+    const mine = new Set<GPUBuffer>([...this.weights.values(), ...this.kv.k, ...this.kv.v, this.#readback, this.#readbackIds, ...this.#idsRing]);
     if (this.kv.mode === 'paged') mine.add(this.kv.blockTables);
     if (this.#cowScratch) mine.add(this.#cowScratch);
     if (this.#chainStage) mine.add(this.#chainStage);
@@ -371,5 +477,6 @@ export class LlamaModel {
     for (const plan of this.#plans.values()) for (const b of plan.owned) mine.add(b);
     for (const b of mine) this.ctx.buffers.release(b);
     this.#plans.clear();
+    this.#ahead = null;
   }
 }
