@@ -11,6 +11,7 @@ import { benchKv } from './bench/kv.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchBatch } from './bench/batch.ts';
 import { benchSpec } from './bench/spec.ts';
+import { benchLinear } from './bench/linear.ts';
 import { benchDecode } from './bench/decode.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
@@ -24,7 +25,7 @@ commands:
                                     decode time per token with and without the KV cache
   bench kv [--model M] [--block-size B] [--requests N] [--seed S] [--json]
                                     paged vs contiguous KV memory on a seeded serving workload
-  bench attention [--contexts 512,2048] [--batches 1,8] [--block-size B] [--json]
+  bench attention [--contexts 512,2048] [--batches 1,8] [--block-size B] [--tile-size T] [--keys K] [--json]
                                     paged vs contiguous decode attention kernel time (timestamp queries)
   bench batch [--model M] [--requests N] [--rate R] [--policy static|continuous|sla] [--max-batch B]
               [--token-budget T] [--mix mixed|decode-heavy] [--length-scale S] [--temperature T] [--sync] [--runs R] [--json]
@@ -34,6 +35,8 @@ commands:
   bench decode [--model M] [--batch B] [--tokens N] [--runs R] [--prompt-len P] [--gemv-sizes 4096,8192] [--json]
                                     greedy decode speed, dispatches/submits/readback per token, per-kernel GPU time
                                     and GB/s, and big GEMVs' fraction of the stream bandwidth
+  bench linear [--model M] [--tokens 1,2,4,8] [--json]
+                                    the fused GEMVs' launch parameters swept per shape (timestamp queries)
   bench spec [--model M] [--draft default|early-exit:K|int8] [--draft-model D] [--gamma G] [--tokens N]
              [--runs R] [--temperature T] [--json]
                                     speculative vs plain decoding: α, c, measured and predicted speedup (γ = 1..8)
@@ -54,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
       if (what === 'batch') return benchBatch(args);
       if (what === 'spec') return benchSpec(args);
       if (what === 'decode') return benchDecode(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec, decode)`);
+      if (what === 'linear') return benchLinear(args);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec, decode, linear)`);
     }
     case undefined:
     case 'help':

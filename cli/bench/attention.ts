@@ -53,7 +53,7 @@ function buffer(ctx: GpuContext, label: string, data: Float32Array | Uint32Array
   return b;
 }
 
-async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, context: number, batch: number, blockSize: number, runs: number, iterations: number): Promise<AttentionBenchCase> {
+async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, context: number, batch: number, blockSize: number, runs: number, iterations: number, tile: { tileSize?: number; keysPerInvocation?: number }): Promise<AttentionBenchCase> {
   const { nHeads, nKvHeads, headDim } = shape;
   const kvDim = nKvHeads * headDim;
   const qDim = nHeads * headDim;
@@ -108,7 +108,7 @@ async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, cont
     }
   }
   const pools = { kPool: buffer(ctx, 'bench.paged.k', kPool), vPool: buffer(ctx, 'bench.paged.v', vPool), blockTables: buffer(ctx, 'bench.paged.tables', tables) };
-  const common = { ...pools, nHeads, nKvHeads, headDim, blockSize, nBlocks, maxBlocksPerSeq: perSeq, nSeqs: batch };
+  const common = { ...pools, ...tile, nHeads, nKvHeads, headDim, blockSize, nBlocks, maxBlocksPerSeq: perSeq, nSeqs: batch };
   const batchedOut = buffer(ctx, 'bench.paged.out', batch * qDim * 4);
   const batchStep = buffer(ctx, 'bench.paged.step', new Uint32Array(StepParams.pack({ nTokens: batch, pos0: 0 })), true);
   const pagedBatched = createPagedAttention(ctx, {
@@ -174,7 +174,9 @@ async function benchCase(ctx: GpuContext, profiler: Profiler, shape: Shape, cont
 }
 
 export async function benchAttention(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { runs: 'number', iterations: 'number', 'block-size': 'number', contexts: 'string', batches: 'string', json: 'boolean' });
+  const f = parseFlags(argv, { runs: 'number', iterations: 'number', 'block-size': 'number', contexts: 'string', batches: 'string', 'tile-size': 'number', keys: 'number', json: 'boolean' });
+  // The paged kernel's tile: invocations per workgroup, and keys each scores per tile (defaults: 64 and 1).
+  const tile = { ...(f['tile-size'] ? { tileSize: f['tile-size'] } : {}), ...(f.keys ? { keysPerInvocation: f.keys } : {}) };
   const runs = f.runs ?? 7;
   const iterations = f.iterations ?? 50;
   const blockSize = f['block-size'] ?? 16;
@@ -191,8 +193,8 @@ export async function benchAttention(argv: string[]): Promise<number> {
   const ctx = await acquireNodeGpu({ label: 'bench.attention' });
   const profiler = new Profiler(ctx, 4);
   const cases: AttentionBenchCase[] = [];
-  for (const shape of shapes) for (const context of contexts) for (const batch of batches) cases.push(await benchCase(ctx, profiler, shape, context, batch, blockSize, runs, iterations));
-  const result = { device: ctx.capabilities.adapter, timing: profiler.mode, blockSize, runs, iterations, cases };
+  for (const shape of shapes) for (const context of contexts) for (const batch of batches) cases.push(await benchCase(ctx, profiler, shape, context, batch, blockSize, runs, iterations, tile));
+  const result = { device: ctx.capabilities.adapter, timing: profiler.mode, blockSize, tile, runs, iterations, cases };
   if (f.json) process.stdout.write(JSON.stringify(result) + '\n');
   else {
     const { vendor, architecture, description } = ctx.capabilities.adapter;

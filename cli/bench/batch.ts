@@ -152,6 +152,9 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
   if (!Number.isInteger(tokenBudget) || tokenBudget < 1) throw new UsageError('--token-budget must be a positive integer');
   const model = await LlamaModel.create(ctx, weights, { maxTokens: Math.max(tokenBudget, ...requests.map((r) => r.prompt.length)) * maxBatch, kv: { mode: 'paged', blockSize, nBlocks, maxSeqs: maxBatch } });
   const samples = new Map<PolicyName, PolicyFigures[]>(policies.map((p) => [p, []]));
+  // Per policy and batch size: the time from one pass's submit to the next's, over every run — what a pass of
+  // that many sequences costs in the loop (wall, CPU and GPU together).
+  const periods = new Map<PolicyName, Map<number, number[]>>(policies.map((p) => [p, new Map()]));
   // Policies alternate within each run, so a slow spell of a shared machine hits them alike.
   for (let run = 0; run < runs; run++) {
     for (const policy of policies) {
@@ -160,6 +163,12 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
       const t0 = performance.now();
       const r = await serve(exec, createScheduler(policy, { maxBatchSize: maxBatch, tokenBudget }), requests, { sampling: { temperature, topK: 0, topP: 1 }, seed, pipelined: !f.sync });
       const wallMs = performance.now() - t0;
+      r.iterations.forEach((it, i) => {
+        const next = r.iterations[i + 1];
+        if (!next) return;
+        const byBatch = periods.get(policy)!;
+        byBatch.set(it.batchSize, [...(byBatch.get(it.batchSize) ?? []), (next.startMs - it.startMs) * 1000]);
+      });
       const m = r.metrics;
       const its = r.iterations.length;
       const perIt = (key: keyof LlamaModel['cpu']) => ((model.cpu[key] - cpu0[key]) * 1000) / its;
@@ -184,6 +193,7 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
     }
   }
   const out: Record<string, Record<string, number>> = {};
+  const periodUs: Record<string, Record<number, number>> = {};
   for (const [policy, list] of samples) {
     const fig: Record<string, number> = {};
     for (const key of Object.keys(list[0]!) as (keyof PolicyFigures)[]) {
@@ -192,14 +202,22 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
     }
     if (runs > 1) fig.runs = runs;
     out[policy] = fig;
+    periodUs[policy] = Object.fromEntries([...periods.get(policy)!].sort(([a], [b]) => a - b).map(([b, list]) => [b, Number(median(list).toFixed(1))]));
   }
+  // Ratios of the medians, and the median of each run's own ratio (static and continuous run back to back
+  // within a run, so a slow spell of a shared machine cancels out of the paired figure).
+  const st = samples.get('static');
+  const co = samples.get('continuous');
+  const paired = (key: keyof PolicyFigures) => Number(median(st!.map((s, i) => co![i]![key] / s[key])).toFixed(3));
   const ratio = out.static && out.continuous ? {
     continuousVsStatic: {
       throughput: Number((out.continuous.outputTokensPerSec! / out.static.outputTokensPerSec!).toFixed(2)),
       tpotP50: Number((out.continuous.tpotP50Ms! / out.static.tpotP50Ms!).toFixed(2)),
+      pairedThroughput: paired('outputTokensPerSec'),
+      pairedTpotP50: paired('tpotP50Ms'),
     },
   } : {};
-  const result = { model: name, pipelined: !f.sync && temperature === 0, requests: nRequests, ratePerSec: rate, seed, mix: mixName, temperature, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, device: report.capabilities.adapter };
+  const result = { model: name, pipelined: !f.sync && temperature === 0, requests: nRequests, ratePerSec: rate, seed, mix: mixName, temperature, lengthScale: scale, maxBatchSize: maxBatch, tokenBudget, runs, policies: out, ...ratio, periodUsByBatchSize: periodUs, device: report.capabilities.adapter };
   process.stdout.write((f.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
   model.dispose();
   await probe.dispose();

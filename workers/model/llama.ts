@@ -281,7 +281,9 @@ export class LlamaModel {
    */
   #submit(batch: readonly { tokens: readonly number[] }[], plan: ForwardPlan, read: 'logits' | 'argmax' | 'none', R: number, before: GPUCommandBuffer[] = [], after: GPUCommandBuffer[] = []): void {
     const t0 = performance.now();
-    const key = `${plan.nTokens}x${plan.nSeqs}.${read}.${R}`;
+    // The command buffer depends on the plan and what it reads back: logits rows (R of them), or the argmax
+    // ids — copied for every row of the plan's bucket, so a batch that loses or gains a member keeps it.
+    const key = `${plan.nTokens}x${plan.nSeqs}.${read}${read === 'logits' ? `.${R}` : ''}`;
     const ahead = this.#ahead?.key === key ? this.#ahead : null;
     this.#ahead = null;
     if (ahead) this.recordedAhead += 1;
@@ -307,7 +309,7 @@ export class LlamaModel {
     for (const d of plan.dispatches) encodeDispatch(pass, d);
     pass.end();
     if (read === 'logits') encoder.copyBufferToBuffer(a.logits, 0, this.#readback, 0, 4 * R * this.config.vocabSize);
-    else if (read === 'argmax') encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * R);
+    else if (read === 'argmax') encoder.copyBufferToBuffer(a.argmax, 0, this.#readbackIds, 0, 4 * plan.nSeqs);
     return encoder.finish();
   }
 

@@ -80,7 +80,7 @@ function makePaged(rand: () => number, heads: [number, number], headDim: number,
 }
 
 /** Runs the paged kernel for queries (tokenSeq, tokenPos) and returns its output and q. */
-async function runPaged(ctx: GpuContext, rand: () => number, p: Paged, tokenSeq: number[], tokenPos: number[], tileSize?: number) {
+async function runPaged(ctx: GpuContext, rand: () => number, p: Paged, tokenSeq: number[], tokenPos: number[], tileSize?: number, keysPerInvocation?: number) {
   const nTokens = tokenSeq.length;
   const q = randArray(rand, nTokens * p.nHeads * p.headDim);
   const outb = storage(ctx, 'out', q.byteLength);
@@ -103,6 +103,7 @@ async function runPaged(ctx: GpuContext, rand: () => number, p: Paged, tokenSeq:
     maxBlocksPerSeq: p.maxBlocksPerSeq,
     nSeqs: p.lengths.length,
     ...(tileSize ? { tileSize } : {}),
+    ...(keysPerInvocation ? { keysPerInvocation } : {}),
   });
   await runDispatches(ctx, [d]);
   const got = await readF32(ctx, outb, q.length);
@@ -127,13 +128,14 @@ describe('paged_attention', () => {
     expect(parseWgslStruct(PAGED_ATTENTION_SOURCE, 'StepParams')).toEqual(StepParams.fields.map(([f, t]) => [f, t]));
   });
 
-  it('equals contiguous attention (≤ 1e-5 abs) on 60 random cases: block sizes, GQA, shuffled tables, prefill, decode, mixed', async () => {
+  it('equals contiguous attention (≤ 1e-5 abs) on 60 random cases: block sizes, GQA, shuffled tables, prefill, decode, mixed, tile shapes', async () => {
     const ctx = await testGpu();
     const rand = seeded(20261124);
     const blockSizes = [1, 2, 3, 7, 16, 32, 128];
     const heads: [number, number][] = [[8, 4], [6, 2], [4, 1], [4, 4]];
-    const headDims = [4, 8, 16, 32];
+    const headDims = [4, 8, 16, 32, 64];
     const tiles = [undefined, 32, 128];
+    const keys = [undefined, 2, 3, 4]; // keys per invocation: tiles of 32 … 512 keys, some contexts spanning several
     const modes = ['prefill', 'decode', 'mixed'] as const;
     for (let i = 0; i < 60; i++) {
       const blockSize = blockSizes[i % blockSizes.length]!;
@@ -168,9 +170,9 @@ describe('paged_attention', () => {
           tokenPos.push(randInt(rand, 0, lengths[s]! - 1));
         }
       }
-      const { q, got } = await runPaged(ctx, rand, p, tokenSeq, tokenPos, tiles[i % 3]);
+      const { q, got } = await runPaged(ctx, rand, p, tokenSeq, tokenPos, tiles[i % 3], keys[i % 4]);
       const want = contiguousRef(p, q, tokenSeq, tokenPos);
-      const what = JSON.stringify({ i, mode, blockSize, lengths, heads: [p.nHeads, p.nKvHeads], headDim: p.headDim, tokenSeq, tokenPos });
+      const what = JSON.stringify({ i, mode, blockSize, lengths, tile: [tiles[i % 3], keys[i % 4]], heads: [p.nHeads, p.nKvHeads], headDim: p.headDim, tokenSeq, tokenPos });
       expect(maxAbsDiff(got, want), what).toBeLessThanOrEqual(1e-5);
       // The paged CPU reference (plain loops through the table) agrees with the contiguous one too.
       const shape = { nTokens: tokenSeq.length, nHeads: p.nHeads, nKvHeads: p.nKvHeads, headDim: p.headDim, blockSize, maxBlocksPerSeq: p.maxBlocksPerSeq };
@@ -186,8 +188,10 @@ describe('paged_attention', () => {
     const p = makePaged(rand, [4, 2], 128, 16, lengths);
     const tokenSeq = lengths.map((_, s) => s);
     const tokenPos = lengths.map((L) => L - 1);
-    const { q, got } = await runPaged(ctx, rand, p, tokenSeq, tokenPos);
-    expect(maxAbsDiff(got, contiguousRef(p, q, tokenSeq, tokenPos))).toBeLessThanOrEqual(1e-5);
+    for (const [tile, keys] of [[undefined, undefined], [256, 2], [64, 8]] as const) {
+      const { q, got } = await runPaged(ctx, rand, p, tokenSeq, tokenPos, tile, keys);
+      expect(maxAbsDiff(got, contiguousRef(p, q, tokenSeq, tokenPos)), `tile ${tile} × ${keys}`).toBeLessThanOrEqual(1e-5);
+    }
   });
 
   it('skips queries at t >= step.nTokens and padding queries (tokenSeq >= nSeqs), leaving their output alone', async () => {
@@ -255,6 +259,7 @@ describe('paged_attention', () => {
       [{ nTokens: 0 }, 'nTokens'],
       [{ nKvHeads: 3 }, 'nKvHeads'],
       [{ headDim: 257 }, 'headDim'],
+      [{ headDim: 6 }, 'headDim'], // not a multiple of 4
       [{ blockSize: 129 }, 'blockSize'],
       [{ blockSize: 0 }, 'blockSize'],
       [{ nBlocks: 7 }, 'kPool'],
@@ -264,6 +269,8 @@ describe('paged_attention', () => {
       [{ tokenPos: shortPos }, 'tokenPos'],
       [{ step: storageStep }, 'step'],
       [{ tileSize: 48 }, 'tileSize'],
+      [{ keysPerInvocation: 0 }, 'keysPerInvocation'],
+      [{ keysPerInvocation: 9 }, 'keysPerInvocation'],
     ];
     for (const [change, field] of bad) {
       let caught: unknown;

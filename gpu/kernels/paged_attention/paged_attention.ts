@@ -22,6 +22,8 @@ export const PagedAttentionParams = uniformStruct('PagedAttentionParams', [
 
 /** The largest head the kernel takes: q and the running output sit in workgroup memory, 2 KB at 256. */
 export const MAX_HEAD_DIM = 256;
+/** Most keys one invocation scores per tile. */
+export const MAX_KEYS_PER_INVOCATION = 8;
 /** The largest KV block (token slots per block) the kernel takes. */
 export const MAX_KV_BLOCK_SIZE = 128;
 
@@ -55,11 +57,13 @@ export interface PagedAttentionSpec {
   nBlocks: number; // physical blocks in each pool
   maxBlocksPerSeq: number; // columns of blockTables
   nSeqs: number; // rows of blockTables
-  /** Keys scored per tile = invocations per workgroup: a power of two, 32..256. Default 64. */
+  /** Invocations per workgroup: a power of two, 32..256. Default 64. */
   tileSize?: number;
+  /** Keys each invocation scores per tile (a tile is tileSize × this many keys), 1..8. Default 1. */
+  keysPerInvocation?: number;
 }
 
-function validate(ctx: GpuContext, spec: PagedAttentionSpec): number {
+function validate(ctx: GpuContext, spec: PagedAttentionSpec): { tileSize: number; keys: number } {
   const fail = (field: string, message: string) => new PagedAttentionSpecError(spec.label, field, message);
   for (const field of ['nTokens', 'nHeads', 'nKvHeads', 'headDim', 'blockSize', 'nBlocks', 'maxBlocksPerSeq', 'nSeqs'] as const) {
     const v = spec[field];
@@ -68,6 +72,7 @@ function validate(ctx: GpuContext, spec: PagedAttentionSpec): number {
   const { nTokens, nHeads, nKvHeads, headDim, blockSize, nBlocks, maxBlocksPerSeq, nSeqs } = spec;
   if (nHeads % nKvHeads !== 0) throw fail('nKvHeads', `nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
   if (headDim > MAX_HEAD_DIM) throw fail('headDim', `headDim ${headDim} is over the kernel's maximum of ${MAX_HEAD_DIM}`);
+  if (headDim % 4 !== 0) throw fail('headDim', `headDim ${headDim} must be a multiple of 4 (keys and values are read as vec4)`);
   if (blockSize > MAX_KV_BLOCK_SIZE) throw fail('blockSize', `blockSize ${blockSize} is over the kernel's maximum of ${MAX_KV_BLOCK_SIZE}`);
   const kvDim = nKvHeads * headDim;
   if (nBlocks * blockSize * kvDim >= 2 ** 32) throw fail('nBlocks', `a pool of ${nBlocks} blocks × ${blockSize} slots × ${kvDim} floats has 2^32 elements or more`);
@@ -77,6 +82,12 @@ function validate(ctx: GpuContext, spec: PagedAttentionSpec): number {
   if (!Number.isInteger(Math.log2(tileSize)) || tileSize < 32 || tileSize > Math.min(256, limits.maxComputeInvocationsPerWorkgroup ?? 256)) {
     throw fail('tileSize', `tileSize must be a power of two from 32 to 256 within this device's limits, got ${tileSize}`);
   }
+  const keys = spec.keysPerInvocation ?? 1;
+  if (!Number.isInteger(keys) || keys < 1 || keys > MAX_KEYS_PER_INVOCATION) throw fail('keysPerInvocation', `keysPerInvocation must be an integer from 1 to ${MAX_KEYS_PER_INVOCATION}, got ${keys}`);
+  // probs and rows hold a whole tile in workgroup memory, beside q, acc, two TileSize f32 scratch arrays and
+  // the value step's TileSize vec4 partial sums.
+  const shared = 4 * (2 * tileSize * keys + 2 * headDim + 2 * tileSize + 4 * tileSize);
+  if (shared > (limits.maxComputeWorkgroupStorageSize ?? 16_384)) throw fail('keysPerInvocation', `a tile of ${tileSize} × ${keys} keys needs ${shared} bytes of workgroup memory, over this device's ${limits.maxComputeWorkgroupStorageSize}`);
   if (spec.step.size < StepParams.size || !(spec.step.usage & GPUBufferUsage.UNIFORM)) {
     throw fail('step', `step must be a uniform buffer of at least ${StepParams.size} bytes (StepParams)`);
   }
@@ -95,16 +106,16 @@ function validate(ctx: GpuContext, spec: PagedAttentionSpec): number {
     if (buffer.size < elements * 4) throw fail(field, `${field} holds ${buffer.size} bytes, but ${shape} needs ${elements * 4}`);
     if (buffer.size > maxBinding) throw fail(field, `${field} is ${buffer.size} bytes, over this device's maxStorageBufferBindingSize (${maxBinding})`);
   }
-  return tileSize;
+  return { tileSize, keys };
 }
 
 export function createPagedAttention(ctx: GpuContext, spec: PagedAttentionSpec): Dispatch {
-  const tileSize = validate(ctx, spec);
+  const { tileSize, keys } = validate(ctx, spec);
   const { nTokens, nHeads, nKvHeads, headDim, blockSize, nBlocks, maxBlocksPerSeq, nSeqs } = spec;
   const pipeline = ctx.pipelines.get({
-    key: `paged_attention_online_f32_hd${headDim}_t${tileSize}_kvb${blockSize}`,
+    key: `paged_attention_online_f32_hd${headDim}_t${tileSize}x${keys}_kvb${blockSize}`,
     code,
-    constants: { HeadDim: headDim, TileSize: tileSize, KvBlockSize: blockSize },
+    constants: { HeadDim: headDim, TileSize: tileSize, KeysPerInvocation: keys, KvBlockSize: blockSize },
   });
   const params = ctx.allocateNow({
     label: `${spec.label}.params`,

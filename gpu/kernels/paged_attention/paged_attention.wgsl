@@ -14,8 +14,9 @@
 // Prefill (T tokens of one sequence at p0..p0+T−1, over its cached prefix) and decode (one query for each of
 // many sequences) are the same kernel: only token_seq and token_pos differ.
 //
-// One workgroup computes one (token, head) pair. Keys are visited in tiles of TileSize (one key per
-// invocation). In the scoring step each invocation finds its key's slot through the block table (neighbouring
+// One workgroup computes one (token, head) pair. Keys are visited in tiles of TileSize · KeysPerInvocation
+// keys (each invocation scores KeysPerInvocation of them, TileSize apart): a tile's reductions cost the same
+// log2(TileSize) barriers whatever its keys, so one big tile over a context beats several small ones. In the scoring step each invocation finds its key's slot through the block table (neighbouring
 // invocations read the same table entry, one cached load) and leaves the slot in workgroup memory, so the value
 // step reads no table at all: the indirection costs one u32 load per key.
 
@@ -38,8 +39,10 @@ struct StepParams {
 
 // Floats per head, fixed when the pipeline is made (at most 256, checked by the host).
 override HeadDim: u32 = 64u;
-// Keys per tile = invocations per workgroup; a power of two for the tree reductions.
+// Invocations per workgroup; a power of two for the tree reductions.
 override TileSize: u32 = 64u;
+// Keys each invocation scores per tile: a tile holds TileSize · KeysPerInvocation keys.
+override KeysPerInvocation: u32 = 1u;
 // Token slots per KV block (1..128); a constant, so j / KvBlockSize and j % KvBlockSize are cheap.
 override KvBlockSize: u32 = 16u;
 
@@ -49,20 +52,22 @@ const NEG_BIG: f32 = -3.0e38;
 @group(0) @binding(0) var<uniform> params: PagedAttentionParams;
 @group(0) @binding(1) var<uniform> step_params: StepParams;
 @group(0) @binding(2) var<storage, read> q: array<f32>;              // [T, nHeads, HeadDim]
-@group(0) @binding(3) var<storage, read> k_pool: array<f32>;         // [nSlots, nKvHeads, HeadDim]
-@group(0) @binding(4) var<storage, read> v_pool: array<f32>;         // [nSlots, nKvHeads, HeadDim]
+@group(0) @binding(3) var<storage, read> k_pool: array<vec4<f32>>;   // [nSlots, nKvHeads, HeadDim / 4]
+@group(0) @binding(4) var<storage, read> v_pool: array<vec4<f32>>;   // [nSlots, nKvHeads, HeadDim / 4]
 @group(0) @binding(5) var<storage, read> block_tables: array<u32>;   // [nSeqs, maxBlocksPerSeq]
 @group(0) @binding(6) var<storage, read> token_seq: array<u32>;      // [T]
 @group(0) @binding(7) var<storage, read> token_pos: array<u32>;      // [T]
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;      // [T, nHeads, HeadDim]
 
-var<workgroup> q_s: array<f32, HeadDim>;         // this (token, head)'s query, read by every invocation
-var<workgroup> acc: array<f32, HeadDim>;         // running Σ exp(score − m) · v; dim d belongs to invocation d % TileSize
-var<workgroup> probs: array<f32, TileSize>;      // exp(score − m') of the current tile's keys
-var<workgroup> rows: array<u32, TileSize>;       // float offset of each of the tile's keys in the pools (slot · kv_stride + kv_base)
+// Heads are read 4 floats at a time (the host requires HeadDim % 4 == 0): Quads = HeadDim / 4 per head.
+override Quads: u32 = HeadDim / 4u;
+var<workgroup> q_s: array<vec4<f32>, Quads>;     // this (token, head)'s query, read by every invocation
+var<workgroup> acc: array<vec4<f32>, Quads>;     // running Σ exp(score − m) · v
+var<workgroup> probs: array<f32, TileSize * KeysPerInvocation>; // the tile's scores, then exp(score − m')
+var<workgroup> rows: array<u32, TileSize * KeysPerInvocation>;  // vec4 offset of each of the tile's keys in the pools (slot · kv_stride + kv_base)
 var<workgroup> max_red: array<f32, TileSize>;    // scratch for the tile maximum
 var<workgroup> sum_red: array<f32, TileSize>;    // scratch for the tile sum
-var<workgroup> part: array<f32, TileSize>;       // per-group partial sums of the value step (HeadDim ≤ TileSize)
+var<workgroup> part: array<vec4<f32>, TileSize>; // per-group partial sums of the value step
 
 @compute @workgroup_size(TileSize)
 fn main(@builtin(workgroup_id) wid: vec3u,
@@ -83,36 +88,44 @@ fn main(@builtin(workgroup_id) wid: vec3u,
   let n_keys = min(p + 1u, params.maxBlocksPerSeq * KvBlockSize);          // causal: keys 0..p (clamped to the table)
   let table_row = seq * params.maxBlocksPerSeq;                            // this sequence's row of block_tables
   let kv_head = h / (params.nHeads / params.nKvHeads);
-  let kv_stride = params.nKvHeads * HeadDim;                               // floats between one slot and the next
-  let kv_base = kv_head * HeadDim;                                         // this kv head's offset within a slot
+  let kv_stride = params.nKvHeads * Quads;                                  // vec4s between one slot and the next
+  let kv_base = kv_head * Quads;                                           // this kv head's offset within a slot
   let q_base = (t * params.nHeads + h) * HeadDim;
 
-  for (var d = lid; d < HeadDim; d += TileSize) {
-    q_s[d] = q[q_base + d];
-    acc[d] = 0.0;
+  for (var d = lid; d < Quads; d += TileSize) {
+    q_s[d] = vec4(q[q_base + 4u * d], q[q_base + 4u * d + 1u], q[q_base + 4u * d + 2u], q[q_base + 4u * d + 3u]);
+    acc[d] = vec4(0.0);
   }
   workgroupBarrier();
 
   var m = NEG_BIG;  // running maximum score (every invocation keeps the same copy)
   var l = 0.0;      // running Σ exp(score − m)
-  for (var start = 0u; start < n_keys; start += TileSize) {
-    // 1. Scores: invocation lid scores key j = start + lid, found through the block table.
-    let j = start + lid;
-    var s = NEG_BIG;
-    var row = 0u;
-    if (j < n_keys) {
-      let block = block_tables[table_row + j / KvBlockSize];           // physical block holding key j
-      if (block < params.nBlocks) {                                     // a missing block scores −∞ (never read)
-        row = (block * KvBlockSize + j % KvBlockSize) * kv_stride + kv_base;
-        var dot = 0.0;
-        for (var d = 0u; d < HeadDim; d++) {
-          dot += q_s[d] * k_pool[row + d];
+  let tile = TileSize * KeysPerInvocation;
+  for (var start = 0u; start < n_keys; start += tile) {
+    // 1. Scores: invocation lid scores keys j = start + lid + i · TileSize, found through the block table;
+    //    each keeps its largest.
+    var s_max = NEG_BIG;
+    for (var i = 0u; i < KeysPerInvocation; i++) {
+      let jt = lid + i * TileSize; // the key's index within the tile
+      let j = start + jt;
+      var s = NEG_BIG;
+      var row = 0u;
+      if (j < n_keys) {
+        let block = block_tables[table_row + j / KvBlockSize];         // physical block holding key j
+        if (block < params.nBlocks) {                                   // a missing block scores −∞ (never read)
+          row = (block * KvBlockSize + j % KvBlockSize) * kv_stride + kv_base;
+          var dot4 = vec4(0.0);
+          for (var d = 0u; d < Quads; d++) {
+            dot4 += q_s[d] * k_pool[row + d];
+          }
+          s = (dot4.x + dot4.y + dot4.z + dot4.w) * params.scale;
         }
-        s = dot * params.scale;
       }
+      rows[jt] = row;
+      probs[jt] = s; // its own slots: read back below by the same invocation, no barrier needed
+      s_max = max(s_max, s);
     }
-    rows[lid] = row;
-    max_red[lid] = s;
+    max_red[lid] = s_max;
     workgroupBarrier();
 
     // 2. The tile's maximum, by a tree reduction; the new running maximum m' = max(m, tile max).
@@ -125,9 +138,15 @@ fn main(@builtin(workgroup_id) wid: vec3u,
     let m_new = max(m, max_red[0]);
 
     // 3. Unnormalised probabilities exp(s − m') (0 for keys past p or in a missing block), and their sum.
-    let e = select(0.0, exp(s - m_new), s > NEG_BIG);
-    probs[lid] = e;
-    sum_red[lid] = e;
+    var e_sum = 0.0;
+    for (var i = 0u; i < KeysPerInvocation; i++) {
+      let jt = lid + i * TileSize;
+      let s = probs[jt];
+      let e = select(0.0, exp(s - m_new), s > NEG_BIG);
+      probs[jt] = e;
+      e_sum += e;
+    }
+    sum_red[lid] = e_sum;
     workgroupBarrier();
     for (var stride = TileSize / 2u; stride > 0u; stride = stride / 2u) {
       if (lid < stride) {
@@ -136,37 +155,46 @@ fn main(@builtin(workgroup_id) wid: vec3u,
       workgroupBarrier();
     }
 
-    // 4. Rescale what was summed under the old maximum, then add this tile's values: invocation lid owns
-    //    dims lid, lid + TileSize, … of acc, and reads v for those dims from every key of the tile, at the
-    //    rows the scoring step left in workgroup memory (no second trip through the block table). When a
-    //    head fits the workgroup several times over (HeadDim ≤ TileSize), the keys are split among
-    //    G = TileSize / HeadDim groups of HeadDim invocations — invocation lid adds dim lid % HeadDim over keys
-    //    g, g + G, … with g = lid / HeadDim — and the G partial sums of each dim are added after a barrier, so
-    //    every invocation works instead of HeadDim of them walking the whole tile.
+    // 4. Rescale what was summed under the old maximum, then add this tile's values, reading v 4 floats at a
+    //    time at the rows the scoring step left in workgroup memory (no second trip through the block table).
+    //    The head's Quads vec4s take Quads invocations per key, so the tile's keys are split among
+    //    G = TileSize / Quads groups — invocation lid adds quad lid % Quads over keys g, g + G, … with
+    //    g = lid / Quads — and the G partial sums of each quad are added after a barrier: every invocation
+    //    works, and each walks tile_keys / G keys instead of all of them. (A head wider than the workgroup,
+    //    Quads > TileSize, is one group walking every key for each of its quads.)
     let correction = exp(m - m_new);  // exp(m − m') ≤ 1; 0 on the first tile
     l = l * correction + sum_red[0];
-    let tile_keys = min(TileSize, n_keys - start);
-    if (HeadDim <= TileSize) {
-      let groups = TileSize / HeadDim;
-      let d = lid % HeadDim;
-      let g = lid / HeadDim;
-      var a = 0.0;
+    let tile_keys = min(tile, n_keys - start);
+    if (Quads <= TileSize) {
+      let groups = TileSize / Quads;
+      let d = lid % Quads;
+      let g = lid / Quads;
+      var a = vec4(0.0);
       if (g < groups) {
-        for (var jj = g; jj < tile_keys; jj += groups) {
+        // Four keys per round, so four independent loads of v are in flight at once.
+        var jj = g;
+        for (; jj + 3u * groups < tile_keys; jj += 4u * groups) {
+          let v0 = v_pool[rows[jj] + d];
+          let v1 = v_pool[rows[jj + groups] + d];
+          let v2 = v_pool[rows[jj + 2u * groups] + d];
+          let v3 = v_pool[rows[jj + 3u * groups] + d];
+          a += probs[jj] * v0 + probs[jj + groups] * v1 + probs[jj + 2u * groups] * v2 + probs[jj + 3u * groups] * v3;
+        }
+        for (; jj < tile_keys; jj += groups) {
           a += probs[jj] * v_pool[rows[jj] + d];
         }
       }
       part[lid] = a;
       workgroupBarrier();
-      if (lid < HeadDim) {
+      if (lid < Quads) {
         var total = acc[lid] * correction;
         for (var gg = 0u; gg < groups; gg++) {
-          total += part[gg * HeadDim + lid];
+          total += part[gg * Quads + lid];
         }
         acc[lid] = total;
       }
     } else {
-      for (var d = lid; d < HeadDim; d += TileSize) {
+      for (var d = lid; d < Quads; d += TileSize) {
         var a = acc[d] * correction;
         for (var jj = 0u; jj < tile_keys; jj++) {
           a += probs[jj] * v_pool[rows[jj] + d];
@@ -179,7 +207,11 @@ fn main(@builtin(workgroup_id) wid: vec3u,
   }
 
   // 5. Normalise: out = acc / l (l ≥ 1 when any key was found; 0 / 0 is avoided for a query with none).
-  for (var d = lid; d < HeadDim; d += TileSize) {
-    out[q_base + d] = select(0.0, acc[d] / l, l > 0.0);
+  for (var d = lid; d < Quads; d += TileSize) {
+    let o = select(vec4(0.0), acc[d] / l, l > 0.0);
+    out[q_base + 4u * d] = o.x;
+    out[q_base + 4u * d + 1u] = o.y;
+    out[q_base + 4u * d + 2u] = o.z;
+    out[q_base + 4u * d + 3u] = o.w;
   }
 }
