@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the lent GPU machine in one command and writes their JSON to $OUT (or ./bench-out):
 # decode (batch 1 and 8, GEMV vs stream bandwidth), batching policies and the decode-only sweep, speculative
-# decoding (γ sweep, greedy and temperature 1), and the PyTorch peer on the same weights.
+# decoding (γ sweep, greedy and temperature 1), and the PyTorch peer on the same weights; the batching
+# policies run pipelined and, for comparison, one pass at a time (--sync).
 #   run (device tool), carry .device:  bash scripts/device-bench.sh [what ...]
 # what: decode batch spec peer (default: all). Each step has its own time limit; a failed step is logged and
 # the rest still run.
@@ -27,7 +28,8 @@ for s in "${steps[@]}"; do
       step decode-b1 120 "${cli[@]}" bench decode --batch 1 --tokens 256 --runs 5 --json
       step decode-b8 120 "${cli[@]}" bench decode --batch 8 --tokens 256 --runs 5 --gemv-sizes '' --json ;;
     batch)
-      step batch-policies 240 "${cli[@]}" bench batch --requests 48 --rate 1000 --length-scale 1 --mix decode-heavy --max-batch 8 --token-budget 8 --runs 5 --json
+      step batch-policies 240 "${cli[@]}" bench batch --requests 48 --rate 1000 --length-scale 1 --mix decode-heavy --max-batch 8 --token-budget 8 --runs 7 --json
+      step batch-policies-sync 240 "${cli[@]}" bench batch --requests 48 --rate 1000 --length-scale 1 --mix decode-heavy --max-batch 8 --token-budget 8 --runs 5 --sync --json
       step batch-policies-mixed 240 "${cli[@]}" bench batch --requests 64 --rate 1000 --length-scale 1 --mix mixed --max-batch 16 --token-budget 64 --runs 3 --json
       step batch-decode 120 "${cli[@]}" bench batch --decode-only --batches 1,2,4,8,16 --steps 64 --runs 5 --json ;;
     spec)
