@@ -79,11 +79,13 @@ export class LlamaModel {
   /** Passes submitted with a command buffer recorded ahead (the rest were recorded on the critical path). */
   recordedAhead = 0;
   /**
-   * A decode pass's command buffer recorded while the GPU ran the previous pass. Recording (53–175 dispatches)
-   * needs the plan but none of the input values, and decode steps repeat their shape, so the next step only
-   * writes its inputs and submits. Dropped when its plan is evicted.
+   * Command buffers recorded while the GPU ran an earlier pass, by shape. Recording (53–175 dispatches) needs
+   * the plan but none of the input values, and passes repeat their shape — decode steps, speculative
+   * verification, greedy draft chains — so the next pass of that shape only writes its inputs and submits.
+   * A few shapes at most; an entry goes when its plan is evicted.
    */
-  #ahead: { key: string; plan: ForwardPlan; commands: GPUCommandBuffer } | null = null;
+  readonly #ahead = new Map<string, { plan: ForwardPlan | null; commands: GPUCommandBuffer }>();
+  #lastKey = '';
   /** Pipelined passes' id readback: two buffers, so one pass's ids can be in flight while the next is submitted. */
   readonly #idsRing: [GPUBuffer, GPUBuffer];
   #ringNext: 0 | 1 = 0;
@@ -148,7 +150,7 @@ export class LlamaModel {
     if (evictable.length > PLAN_CACHE_SIZE) {
       const evict = this.#plans.get(evictable[0]!)!;
       this.#plans.delete(evictable[0]!);
-      if (this.#ahead?.plan === evict) this.#ahead = null; // its uniforms go
+      for (const [key, e] of this.#ahead) if (e.plan === evict) this.#ahead.delete(key); // its uniforms go
       for (const b of evict.owned) this.ctx.buffers.release(b);
     }
     return plan;
@@ -275,29 +277,44 @@ export class LlamaModel {
 
   /**
    * Submits a pass whose inputs are written, as [before…, its plan and read copy, after…] — the plan's command
-   * buffer recorded ahead when it has this shape, else recorded now. Then, if this pass is a decode step (one
-   * token per sequence), records the next one ahead: it most likely has the same shape, and the GPU is busy
-   * with this one meanwhile. (After a prefill chunk the next shape is anyone's guess.)
+   * buffer recorded ahead when it has this shape, else recorded now. Then records the next one of this shape
+   * ahead, while the GPU runs this one, if this is a decode step (one token per sequence) or repeats the
+   * previous pass's shape (verification, chunked prefill); after a lone prefill the next shape is anyone's
+   * guess.
    */
   #submit(batch: readonly { tokens: readonly number[] }[], plan: ForwardPlan, read: 'logits' | 'argmax' | 'none', R: number, before: GPUCommandBuffer[] = [], after: GPUCommandBuffer[] = []): void {
     const t0 = performance.now();
     // The command buffer depends on the plan and what it reads back: logits rows (R of them), or the argmax
     // ids — copied for every row of the plan's bucket, so a batch that loses or gains a member keeps it.
     const key = `${plan.nTokens}x${plan.nSeqs}.${read}${read === 'logits' ? `.${R}` : ''}`;
-    const ahead = this.#ahead?.key === key ? this.#ahead : null;
-    this.#ahead = null;
-    if (ahead) this.recordedAhead += 1;
-    const commands = [...before, ahead?.commands ?? this.#record(plan, read, R), ...after];
+    const commands = [...before, this.#takeAhead(key) ?? this.#record(plan, read, R), ...after];
     const t1 = performance.now();
     this.ctx.device.queue.submit(commands);
     const t2 = performance.now();
     this.dispatches += plan.dispatches.length;
     this.submits += 1;
-    if (this.recordAhead && batch.every((e) => e.tokens.length === 1)) this.#ahead = { key, plan, commands: this.#record(plan, read, R) };
+    if (batch.every((e) => e.tokens.length === 1) || key === this.#lastKey) this.#putAhead(key, plan, () => this.#record(plan, read, R));
+    this.#lastKey = key;
     const t3 = performance.now();
     this.cpu.recordMs += t1 - t0 + (t3 - t2);
     this.cpu.submitMs += t2 - t1;
     this.cpu.aheadMs += t3 - t2;
+  }
+
+  /** The command buffer recorded ahead for this shape, if any (each is submitted once). */
+  #takeAhead(key: string): GPUCommandBuffer | undefined {
+    const e = this.#ahead.get(key);
+    if (!e) return undefined;
+    this.#ahead.delete(key);
+    this.recordedAhead += 1;
+    return e.commands;
+  }
+
+  #putAhead(key: string, plan: ForwardPlan | null, record: () => GPUCommandBuffer): void {
+    if (!this.recordAhead) return;
+    this.#ahead.delete(key);
+    this.#ahead.set(key, { plan, commands: record() });
+    if (this.#ahead.size > 4) this.#ahead.delete(this.#ahead.keys().next().value!); // the least recently recorded
   }
 
   /** One pass's command buffer: the plan in one compute pass, then the copy of its logits rows (or argmax ids). */
@@ -313,12 +330,32 @@ export class LlamaModel {
     return encoder.finish();
   }
 
-  #encodePlan(encoder: GPUCommandEncoder, plan: ForwardPlan, label: string): void {
-    const pass = encoder.beginComputePass({ label });
-    for (const d of plan.dispatches) encodeDispatch(pass, d);
-    pass.end();
-    this.dispatches += plan.dispatches.length;
+  /**
+   * greedyChain's passes after the first: each copies the previous pass's argmax into its token (and into the
+   * chain's ids) and its position, slot and step from the stage, then runs the decode plan; at the end the
+   * g ids go to the readback buffer. The same for every chain of g tokens: only the stage's words differ.
+   */
+  #recordChainTail(g: number, next: ForwardPlan, record: number): GPUCommandBuffer {
+    const a = this.activations;
+    const stage = this.#chainStage!;
+    const ids = this.#chainIds!;
+    const encoder = this.ctx.device.createCommandEncoder({ label: `Llama.greedyChain.${g}` });
+    for (let i = 0; i < g - 1; i++) {
+      encoder.copyBufferToBuffer(a.argmax, 0, ids, 4 * i, 4); // the id this pass picked…
+      encoder.copyBufferToBuffer(a.argmax, 0, a.tokens, 0, 4); // …is the next pass's token
+      encoder.copyBufferToBuffer(stage, i * record, a.tokenPos, 0, 4);
+      encoder.copyBufferToBuffer(stage, i * record + 4, a.slots, 0, 4);
+      encoder.copyBufferToBuffer(stage, i * record + 8, a.lastIndex, 0, 4);
+      encoder.copyBufferToBuffer(stage, i * record + 16, a.step, 0, StepParams.size);
+      const pass = encoder.beginComputePass({ label: `Llama.greedyChain.${i + 1}` });
+      for (const d of next.dispatches) encodeDispatch(pass, d);
+      pass.end();
+    }
+    encoder.copyBufferToBuffer(a.argmax, 0, ids, 4 * (g - 1), 4);
+    encoder.copyBufferToBuffer(ids, 0, this.#readbackIds, 0, 4 * g);
+    return encoder.finish();
   }
+
 
   /**
    * Greedy drafting in one submit (speculative decoding): runs `first` (one sequence's pending tokens), then
@@ -343,28 +380,32 @@ export class LlamaModel {
     if (!this.#chainStage || this.#chainStage.size < stage.byteLength) {
       if (this.#chainStage) this.ctx.buffers.release(this.#chainStage);
       this.#chainStage = this.ctx.allocateNow({ label: 'Llama.chain.stage', owner: 'activations', size: Math.max(stage.byteLength, 16 * record), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      for (const key of this.#ahead.keys()) if (key.startsWith('chain.')) this.#ahead.delete(key); // they copy from the old one
     }
     this.#chainIds ??= this.ctx.allocateNow({ label: 'Llama.chain.ids', owner: 'activations', size: 4 * a.maxOutputs, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(this.#chainStage, 0, stage);
     const { plan } = this.#writeInputs([first]);
     for (const b of [a.tokens, a.tokenPos, a.slots, a.lastIndex, a.step]) this.#written.delete(b); // the chain's copies change them
     const next = this.#plan(1, 1);
-    const encoder = device.createCommandEncoder({ label: `Llama.greedyChain.${g}` });
-    this.#encodePlan(encoder, plan, 'Llama.greedyChain.0');
-    for (let i = 0; i < g - 1; i++) {
-      encoder.copyBufferToBuffer(a.argmax, 0, this.#chainIds, 4 * i, 4); // the id this pass picked…
-      encoder.copyBufferToBuffer(a.argmax, 0, a.tokens, 0, 4); // …is the next pass's token
-      encoder.copyBufferToBuffer(this.#chainStage, i * record, a.tokenPos, 0, 4);
-      encoder.copyBufferToBuffer(this.#chainStage, i * record + 4, a.slots, 0, 4);
-      encoder.copyBufferToBuffer(this.#chainStage, i * record + 8, a.lastIndex, 0, 4);
-      encoder.copyBufferToBuffer(this.#chainStage, i * record + 16, a.step, 0, StepParams.size);
-      this.#encodePlan(encoder, next, `Llama.greedyChain.${i + 1}`);
-    }
-    encoder.copyBufferToBuffer(a.argmax, 0, this.#chainIds, 4 * (g - 1), 4);
-    encoder.copyBufferToBuffer(this.#chainIds, 0, this.#readbackIds, 0, 4 * g);
-    device.queue.submit([encoder.finish()]);
+    // Two command buffers, each recorded ahead when this shape came before: the first pass, then the chain.
+    const t0 = performance.now();
+    const headKey = `${plan.nTokens}x${plan.nSeqs}.none`;
+    const tailKey = `chain.${g}`;
+    const tail = () => this.#recordChainTail(g, next, record);
+    const commands = [this.#takeAhead(headKey) ?? this.#record(plan, 'none', 1), this.#takeAhead(tailKey) ?? tail()];
+    const t1 = performance.now();
+    device.queue.submit(commands);
+    const t2 = performance.now();
+    this.dispatches += plan.dispatches.length + (g - 1) * next.dispatches.length;
     this.submits += 1;
     this.readbackBytes += 4 * g;
+    if (first.tokens.length === 1 || headKey === this.#lastKey) this.#putAhead(headKey, plan, () => this.#record(plan, 'none', 1));
+    this.#putAhead(tailKey, next, tail);
+    this.#lastKey = headKey;
+    const t3 = performance.now();
+    this.cpu.recordMs += t1 - t0 + (t3 - t2);
+    this.cpu.submitMs += t2 - t1;
+    this.cpu.aheadMs += t3 - t2;
     return this.#readIds(g);
   }
 
@@ -479,6 +520,6 @@ export class LlamaModel {
     for (const plan of this.#plans.values()) for (const b of plan.owned) mine.add(b);
     for (const b of mine) this.ctx.buffers.release(b);
     this.#plans.clear();
-    this.#ahead = null;
+    this.#ahead.clear();
   }
 }
