@@ -6,6 +6,7 @@
 import { releaseDawn } from '../../gpu/node.ts';
 import { Profiler } from '../../gpu/profiler.ts';
 import type { LinearTuning } from '../../gpu/kernels/linear/linear.ts';
+import { BlockManager } from '../../workers/kv/block-manager.ts';
 import { LlamaModel } from '../../workers/model/llama.ts';
 import { buildForwardPlan } from '../../workers/model/plan.ts';
 import { parseFlags, UsageError } from '../args.ts';
@@ -29,6 +30,21 @@ export async function benchLinear(argv: string[]): Promise<number> {
   }
   const shapes = [];
   for (const T of tokens) {
+    // One real decode pass of T sequences first, so the inputs the kernels read (step, positions, slots, rows,
+    // block tables) and the activations hold what a decode step of T tokens would.
+    const blocks = new BlockManager({ nBlocks: 64, blockSize: 16, prefixCaching: false });
+    const entries = Array.from({ length: T }, (_, s) => {
+      const prompt = [model.config.bosTokenId, 3 + s];
+      const r = blocks.addSequence(s, prompt);
+      if (!('slots' in r)) throw new Error('bench linear: KV pool too small');
+      return { tokens: prompt, pos0: 0, slots: r.slots, blockTable: blocks.blockTable(s) };
+    });
+    const first = await model.forwardBatchArgmax(entries);
+    await model.forwardBatchArgmax(first.map((token, s) => {
+      const r = blocks.append(s, token);
+      if (!('slot' in r)) throw new Error('bench linear: KV pool too small');
+      return { tokens: [token], pos0: 2, slots: [r.slot], blockTable: blocks.blockTable(s) };
+    }));
     for (const kind of KINDS) {
       const timed: { config: LinearTuning | 'default'; us: number }[] = [];
       for (const config of configs) {
