@@ -11,7 +11,6 @@ import { benchKv } from './bench/kv.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchBatch } from './bench/batch.ts';
 import { benchSpec } from './bench/spec.ts';
-import { benchLinear } from './bench/linear.ts';
 import { benchDecode } from './bench/decode.ts';
 
 const USAGE = `usage: decode-lab <command> [options]
@@ -35,8 +34,6 @@ commands:
   bench decode [--model M] [--batch B] [--tokens N] [--runs R] [--prompt-len P] [--gemv-sizes 4096,8192] [--json]
                                     greedy decode speed, dispatches/submits/readback per token, per-kernel GPU time
                                     and GB/s, and big GEMVs' fraction of the stream bandwidth
-  bench linear [--model M] [--tokens 1,2,4,8] [--json]
-                                    the fused GEMVs' launch parameters swept per shape (timestamp queries)
   bench spec [--model M] [--draft default|early-exit:K|int8] [--draft-model D] [--gamma G] [--tokens N]
              [--runs R] [--temperature T] [--json]
                                     speculative vs plain decoding: α, c, measured and predicted speedup (γ = 1..8)
@@ -57,8 +54,7 @@ async function main(argv: string[]): Promise<number> {
       if (what === 'batch') return benchBatch(args);
       if (what === 'spec') return benchSpec(args);
       if (what === 'decode') return benchDecode(args);
-      if (what === 'linear') return benchLinear(args);
-      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec, decode, linear)`);
+      throw new UsageError(`unknown benchmark "${what ?? ''}" (available: cache, kv, attention, batch, spec, decode)`);
     }
     case undefined:
     case 'help':

@@ -18,7 +18,7 @@ import { openModel } from './open-model.ts';
 import { median } from '../../gpu/stats.ts';
 
 /** The kernel kind of a plan dispatch: its label past the layer prefix ("norm_qkv_rope_kv", "paged_attention"…). */
-export const kindOf = (label: string) => label.replace(/^Llama\.(layers\.\d+\.)?/, '');
+const kindOf = (label: string) => label.replace(/^Llama\.(layers\.\d+\.)?/, '');
 
 /** Bytes a decode kernel of each kind must read per token at context `ctx` (weights; K/V for attention). */
 function bytesOf(kind: string, c: ModelConfig, context: number): number {
@@ -39,7 +39,7 @@ function bytesOf(kind: string, c: ModelConfig, context: number): number {
 }
 
 /** Median over 3 passes of the GPU µs of one launch of each dispatch in `group` (~200 launches per pass). */
-export async function repeatedUs(ctx: GpuContext, profiler: Profiler, group: readonly Dispatch[]): Promise<number> {
+async function repeatedUs(ctx: GpuContext, profiler: Profiler, group: readonly Dispatch[]): Promise<number> {
   const iterations = Math.max(1, Math.ceil(200 / group.length));
   const us: number[] = [];
   for (let r = 0; r < 3; r++) us.push((await timeRepeated(ctx, profiler, group, iterations, 'bench.decode.kernels')) / iterations / group.length);

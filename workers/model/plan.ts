@@ -17,7 +17,7 @@ import { createKvWrite } from '../../gpu/kernels/kv_write/kv_write.ts';
 import { createSwiglu } from '../../gpu/kernels/swiglu/swiglu.ts';
 import { createAdd } from '../../gpu/kernels/add/add.ts';
 import { createArgmax } from '../../gpu/kernels/argmax/argmax.ts';
-import { createLinear, LINEAR_MAX_TOKENS, type LinearTuning } from '../../gpu/kernels/linear/linear.ts';
+import { createLinear, LINEAR_MAX_TOKENS } from '../../gpu/kernels/linear/linear.ts';
 import type { ModelConfig } from './config.ts';
 import type { Activations, KvStorage, PagedKv } from './activations.ts';
 import { q8GroupSizeFor, Q8_SCALES_SUFFIX, Q8_SUFFIX, type GpuWeights } from './gpu-weights.ts';
@@ -30,10 +30,7 @@ export interface ForwardPlan {
   owned: GPUBuffer[];
 }
 
-/** A fused plan's GEMV launch parameters by kernel kind ("wo_residual", "norm_output"…): `bench linear` sweeps them. */
-export type PlanTuning = (kind: string) => LinearTuning | undefined;
-
-export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1, fused = true, tune?: PlanTuning): ForwardPlan {
+export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: KvStorage, T: number, S = 1, fused = true): ForwardPlan {
   // S: logits rows (a.lastIndex lists which token rows)
   if (T < 1 || T > a.maxTokens) throw new Error(`forward plan: ${T} tokens, but activations hold 1..${a.maxTokens}`);
   if (S < 1 || S > Math.min(T, a.maxOutputs)) throw new Error(`forward plan: ${S} output rows, but 1..${Math.min(T, a.maxOutputs)} fit`);
@@ -47,7 +44,7 @@ export function buildForwardPlan(ctx: GpuContext, c: ModelConfig, w: GpuWeights,
   const kvDim = c.nKvHeads * c.headDim;
   const d: Dispatch[] = [];
   if (fused && canFuse(c, w, kv, T)) {
-    buildFused(ctx, c, w, a, kv as PagedKv, T, S, W, d, tune ?? (() => undefined));
+    buildFused(ctx, c, w, a, kv as PagedKv, T, S, W, d);
     return { nTokens: T, nSeqs: S, dispatches: d, owned: ctx.buffers.since(mark) };
   }
   // Small workgroups: these models' rows are short, and every barrier in a reduction costs a synchronisation
@@ -158,7 +155,7 @@ export function canFuse(c: ModelConfig, w: GpuWeights, kv: KvStorage, T: number)
   return kv.mode === 'paged' && T <= LINEAR_MAX_TOKENS && !quantized && [c.dim, qDim, c.hiddenDim].every((k) => k % 4 === 0);
 }
 
-function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: PagedKv, T: number, S: number, W: (name: string) => GPUBuffer, d: Dispatch[], tune: PlanTuning): void {
+function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activations, kv: PagedKv, T: number, S: number, W: (name: string) => GPUBuffer, d: Dispatch[]): void {
   const qDim = c.nHeads * c.headDim;
   const common = { step: a.step, nTokens: T };
   d.push(createEmbedding(ctx, { label: 'Llama.embed', tokens: a.tokens, table: W('tok_embeddings'), out: a.x, nTokens: T, dim: c.dim, vocabSize: c.vocabSize }));
@@ -167,7 +164,6 @@ function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activatio
     d.push(
       createLinear(ctx, {
         ...common,
-        ...tune('norm_qkv_rope_kv'),
         label: `${L}.norm_qkv_rope_kv`,
         epilogue: 'qkv-rope-kv',
         x: a.x,
@@ -194,11 +190,10 @@ function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activatio
     // target's whole context (512) is one tile; on an H100 a 384-key decode takes 10.5 µs instead of 14.4
     // with 1 key per invocation (bench attention).
     d.push(pagedAttention(ctx, c, a, kv, T, l, Math.min(256, ctx.capabilities.limits.maxComputeInvocationsPerWorkgroup ?? 256), 2));
-    d.push(createLinear(ctx, { ...common, ...tune('wo_residual'), label: `${L}.wo_residual`, epilogue: 'accumulate', x: a.att, k: qDim, w: W(`layers.${l}.wo`), y: a.x, n: c.dim }));
+    d.push(createLinear(ctx, { ...common, label: `${L}.wo_residual`, epilogue: 'accumulate', x: a.att, k: qDim, w: W(`layers.${l}.wo`), y: a.x, n: c.dim }));
     d.push(
       createLinear(ctx, {
         ...common,
-        ...tune('norm_w1_w3_swiglu'),
         label: `${L}.norm_w1_w3_swiglu`,
         epilogue: 'swiglu',
         x: a.x,
@@ -210,12 +205,12 @@ function buildFused(ctx: GpuContext, c: ModelConfig, w: GpuWeights, a: Activatio
         n: c.hiddenDim,
       }),
     );
-    d.push(createLinear(ctx, { ...common, ...tune('w2_residual'), label: `${L}.w2_residual`, epilogue: 'accumulate', x: a.hidden, k: c.hiddenDim, w: W(`layers.${l}.w2`), y: a.x, n: c.dim }));
+    d.push(createLinear(ctx, { ...common, label: `${L}.w2_residual`, epilogue: 'accumulate', x: a.hidden, k: c.hiddenDim, w: W(`layers.${l}.w2`), y: a.x, n: c.dim }));
   }
   // Logits of the wanted rows only: gathered, normalised and projected in one pass; then their argmax.
   // The logits GEMV is long and thin (vocab × dim): from 4 rows on, 2 output rows per workgroup of 32 beat the
-  // default (one row each, a tree over 16 sums) by 3× at 8 rows in `bench linear` on an H100.
+  // default (one row each, a tree over 16 sums): at 8 rows 14.8 → 8.2 µs on an H100 (bench decode --batch 8).
   const outputTuning = S >= 4 ? ({ reduction: 'workgroup', rowsPerWorkgroup: 2, workgroupSize: 32 } as const) : {};
-  d.push(createLinear(ctx, { ...outputTuning, ...tune('norm_output'), label: 'Llama.norm_output', epilogue: 'store', x: a.x, rows: a.lastIndex, xRows: T, nTokens: S, k: c.dim, norm: { weight: W('norm'), eps: c.normEps }, w: W('output'), y: a.logits, n: c.vocabSize }));
+  d.push(createLinear(ctx, { ...outputTuning, label: 'Llama.norm_output', epilogue: 'store', x: a.x, rows: a.lastIndex, xRows: T, nTokens: S, k: c.dim, norm: { weight: W('norm'), eps: c.normEps }, w: W('output'), y: a.logits, n: c.vocabSize }));
   d.push(createArgmax(ctx, { label: 'Llama.argmax', x: a.logits, out: a.argmax, rows: S, n: c.vocabSize }));
 }

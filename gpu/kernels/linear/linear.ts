@@ -50,9 +50,6 @@ interface LinearCommon {
   rowsPerWorkgroup?: number;
 }
 
-/** The launch parameters a caller may set (each defaults per device and shape; see linear.validate.ts). */
-export type LinearTuning = Partial<Pick<LinearCommon, 'reduction' | 'workgroupSize' | 'rowsPerWorkgroup'>>;
-
 /** y = W · x' (store) or y += W · x' (accumulate: a residual add; x must not be y). */
 export interface LinearProjectSpec extends LinearCommon {
   epilogue: 'store' | 'accumulate';
