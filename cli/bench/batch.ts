@@ -167,7 +167,8 @@ async function benchPolicies(f: PolicyFlags): Promise<number> {
         const next = r.iterations[i + 1];
         if (!next) return;
         const byBatch = periods.get(policy)!;
-        byBatch.set(it.batchSize, [...(byBatch.get(it.batchSize) ?? []), (next.startMs - it.startMs) * 1000]);
+        if (!byBatch.has(it.batchSize)) byBatch.set(it.batchSize, []);
+        byBatch.get(it.batchSize)!.push((next.startMs - it.startMs) * 1000);
       });
       const m = r.metrics;
       const its = r.iterations.length;

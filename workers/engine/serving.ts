@@ -242,7 +242,8 @@ export class ServingLoop {
         this.#emit({ kind: 'seq.state', seq: s.req.id, state: 'waiting' });
       }
       // Sampling a token needs its logits on the CPU: pipelining is for greedy requests only.
-      const pipelined = options.pipelined !== false && [...this.#running, ...this.#waiting].every((s) => s.sampling.temperature === 0);
+      const greedyOnly = (list: Seq[]) => list.every((s) => s.sampling.temperature === 0);
+      const pipelined = options.pipelined !== false && greedyOnly(this.#running) && greedyOnly(this.#waiting);
       if (!pipelined) await land();
       // A sequence whose in-flight token is its last finishes when that token lands: it takes no more passes.
       const live = this.#running.filter((s) => !(s.inFlight && s.output.length + 1 >= s.req.maxTokens));

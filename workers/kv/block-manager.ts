@@ -214,7 +214,6 @@ export class BlockManager {
    * pending token per sequence, always its last; free, preempt and truncate drop it like any other.
    */
   appendPending(seq: number): AppendResult {
-    if (this.pendingAt(seq) >= 0) throw new KvError('bad-option', `sequence ${seq} already has a pending token`);
     return this.place(seq, PENDING_TOKEN);
   }
 
@@ -366,7 +365,7 @@ export class BlockManager {
   /** append()'s work; `token` may be PENDING_TOKEN (appendPending). */
   private place(seq: number, token: number): AppendResult {
     const s = this.seq(seq);
-    if (this.pendingAt(seq) >= 0) throw new KvError('bad-option', `sequence ${seq}: append after a pending token (resolve it first)`);
+    if (this.pendingAt(seq) >= 0) throw new KvError('bad-option', `sequence ${seq} has a pending token: resolve it before appending`);
     const bs = this.blockSize;
     const index = Math.floor(s.tokens.length / bs);
     let cow: { from: number; to: number } | null = null;

@@ -47,6 +47,9 @@ export function checkInvariants(st: ManagerState): void {
     if (s.table.length !== want) {
       fail(`seq ${seq}: ${s.tokens.length} tokens need ${want} blocks but its table has ${s.table.length}`);
     }
+    // A pending token (its id not read back yet: PENDING_TOKEN) is only ever the sequence's last.
+    const pendingAt = s.tokens.indexOf(PENDING_TOKEN);
+    if (pendingAt >= 0 && pendingAt !== s.tokens.length - 1) fail(`seq ${seq}: pending token at position ${pendingAt}, not the last`);
     s.table.forEach((b, i) => {
       if (!Number.isInteger(b) || b < 0 || b >= nBlocks) fail(`seq ${seq}: table[${i}] = ${b} is outside the pool`);
       refs[b]!++;
@@ -65,9 +68,6 @@ export function checkInvariants(st: ManagerState): void {
             `[${want.join(',')}] at positions ${i * bs}..${i * bs + want.length - 1}`,
         );
       }
-      // A pending token (its id not read back yet: PENDING_TOKEN) is only ever the sequence's last.
-      const pendingAt = s.tokens.indexOf(PENDING_TOKEN);
-      if (pendingAt >= 0 && pendingAt !== s.tokens.length - 1) fail(`seq ${seq}: pending token at position ${pendingAt}, not the last`);
       const parentSerial = i === 0 ? 0 : st.blocks[s.table[i - 1]!]!.serial;
       if (block.tokens.length === bs && block.serial !== -1 && block.parentSerial !== parentSerial) {
         fail(`seq ${seq}: full block ${b} claims prefix ${block.parentSerial} but follows prefix ${parentSerial}`);

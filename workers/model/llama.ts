@@ -89,7 +89,6 @@ export class LlamaModel {
   /** Pipelined passes' id readback: two buffers, so one pass's ids can be in flight while the next is submitted. */
   readonly #idsRing: [GPUBuffer, GPUBuffer];
   #ringNext: 0 | 1 = 0;
-  readonly #ringBusy: [boolean, boolean] = [false, false];
   #cowScratch: GPUBuffer | undefined; // [blockSize, nKvHeads·headDim] f32, made on the first copy-on-write
   #chainStage: GPUBuffer | undefined; // greedyChain's per-pass inputs, copied into place between passes
   #chainIds: GPUBuffer | undefined; // [maxOutputs] u32: greedyChain's token ids
@@ -193,8 +192,8 @@ export class LlamaModel {
    */
   submitBatchArgmax(batch: readonly BatchEntry[], carried: readonly (number | null)[] = []): Promise<number[]> {
     this.#checkBatch(batch);
-    const slot: 0 | 1 = this.#ringNext;
-    if (this.#ringBusy[slot]) throw new Error('submitBatchArgmax: two passes already wait to be read back');
+    const out = this.#idsRing[this.#ringNext];
+    if (out.mapState !== 'unmapped') throw new Error('submitBatchArgmax: two passes already wait to be read back');
     const { device } = this.ctx;
     const a = this.activations;
     const { R, plan } = this.#writeInputs(batch);
@@ -213,7 +212,6 @@ export class LlamaModel {
       t += e.tokens.length;
     });
     if (nCopies > 0) this.#written.delete(a.tokens); // the copies change its words
-    const out = this.#idsRing[slot];
     const read = device.createCommandEncoder({ label: 'Llama.forward.ids' });
     read.copyBufferToBuffer(a.argmax, 0, out, 0, 4 * R);
     const before = nCopies > 0 ? [copies.finish()] : [];
@@ -221,20 +219,8 @@ export class LlamaModel {
     this.cpu.recordMs += performance.now() - t0;
     this.#submit(batch, plan, 'none', R, before, after);
     this.readbackBytes += 4 * R;
-    this.#ringBusy[slot] = true;
-    this.#ringNext = slot === 0 ? 1 : 0;
-    return out.mapAsync(GPUMapMode.READ, 0, 4 * R).then(
-      () => {
-        const v = Array.from(new Uint32Array(out.getMappedRange(0, 4 * R)));
-        out.unmap();
-        this.#ringBusy[slot] = false;
-        return v;
-      },
-      (err: unknown) => {
-        this.#ringBusy[slot] = false;
-        throw err;
-      },
-    );
+    this.#ringNext = this.#ringNext === 0 ? 1 : 0;
+    return this.#readIds(R, out);
   }
 
   /** forward() for greedy decoding: the next token's id, picked on the GPU (lowest id on ties, as argmax()). */
@@ -356,7 +342,6 @@ export class LlamaModel {
     return encoder.finish();
   }
 
-
   /**
    * Greedy drafting in one submit (speculative decoding): runs `first` (one sequence's pending tokens), then
    * feeds each pass's argmax back as the next pass's token, `chain.slots.length` more times — the token ids
@@ -387,25 +372,21 @@ export class LlamaModel {
     const { plan } = this.#writeInputs([first]);
     for (const b of [a.tokens, a.tokenPos, a.slots, a.lastIndex, a.step]) this.#written.delete(b); // the chain's copies change them
     const next = this.#plan(1, 1);
-    // Two command buffers, each recorded ahead when this shape came before: the first pass, then the chain.
-    const t0 = performance.now();
-    const headKey = `${plan.nTokens}x${plan.nSeqs}.none`;
+    // The first pass as any other (recorded ahead when its shape repeats), then the chain's passes: one more
+    // command buffer, the same for every chain of g tokens, recorded ahead for the next chain.
     const tailKey = `chain.${g}`;
     const tail = () => this.#recordChainTail(g, next, record);
-    const commands = [this.#takeAhead(headKey) ?? this.#record(plan, 'none', 1), this.#takeAhead(tailKey) ?? tail()];
-    const t1 = performance.now();
-    device.queue.submit(commands);
-    const t2 = performance.now();
-    this.dispatches += plan.dispatches.length + (g - 1) * next.dispatches.length;
-    this.submits += 1;
+    const t0 = performance.now();
+    const after = [this.#takeAhead(tailKey) ?? tail()];
+    this.cpu.recordMs += performance.now() - t0;
+    this.#submit([first], plan, 'none', 1, [], after);
+    this.dispatches += (g - 1) * next.dispatches.length;
     this.readbackBytes += 4 * g;
-    if (first.tokens.length === 1 || headKey === this.#lastKey) this.#putAhead(headKey, plan, () => this.#record(plan, 'none', 1));
+    const t1 = performance.now();
     this.#putAhead(tailKey, next, tail);
-    this.#lastKey = headKey;
-    const t3 = performance.now();
-    this.cpu.recordMs += t1 - t0 + (t3 - t2);
-    this.cpu.submitMs += t2 - t1;
-    this.cpu.aheadMs += t3 - t2;
+    const t2 = performance.now();
+    this.cpu.recordMs += t2 - t1;
+    this.cpu.aheadMs += t2 - t1;
     return this.#readIds(g);
   }
 
@@ -472,11 +453,11 @@ export class LlamaModel {
     return { T, S, R, plan };
   }
 
-  /** Maps the id readback buffer and returns the first `R` argmax ids. */
-  async #readIds(R: number): Promise<number[]> {
-    await this.#readbackIds.mapAsync(GPUMapMode.READ, 0, 4 * R);
-    const ids = Array.from(new Uint32Array(this.#readbackIds.getMappedRange(0, 4 * R)));
-    this.#readbackIds.unmap();
+  /** Maps an id readback buffer and returns the first `R` argmax ids. */
+  async #readIds(R: number, buffer = this.#readbackIds): Promise<number[]> {
+    await buffer.mapAsync(GPUMapMode.READ, 0, 4 * R);
+    const ids = Array.from(new Uint32Array(buffer.getMappedRange(0, 4 * R)));
+    buffer.unmap();
     return ids;
   }
 
